@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# FlowPulse: one non-recursive GNU Makefile. `make help` lists the targets.
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+PKGCONF ?= pkg-config
+CC      ?= cc
+V       ?= 0
+Q        = $(if $(filter 1,$(V)),,@)
+
+DEPS_PKGS := libdpdk libfixbuf libconfig openssl cunit libpcap
+
+# Install what is missing first (idempotent; a no-op when everything is present).
+DEPS_STAMP := $(BUILD)/.deps-ok
+$(DEPS_STAMP):
+	$(Q)mkdir -p $(BUILD)
+	$(Q)if ! $(PKGCONF) --exists $(DEPS_PKGS) 2>/dev/null; then scripts/install-deps.sh; fi
+	$(Q)$(PKGCONF) --exists $(DEPS_PKGS) || { echo "missing libraries: $(DEPS_PKGS)"; \
+	    $(PKGCONF) --print-errors --exists $(DEPS_PKGS); exit 1; }
+	$(Q)touch $@
+
+# Third-party include dirs as -isystem so -Werror judges only our code.
+pkgcflags = $(patsubst -I%,-isystem %,$(shell $(PKGCONF) --cflags $(1) 2>/dev/null))
+DEP_CFLAGS = $(call pkgcflags,$(DEPS_PKGS))
+DEP_LIBS   = $(shell $(PKGCONF) --libs $(DEPS_PKGS) 2>/dev/null) -lpthread -lm
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wmissing-declarations -Wpointer-arith -Wcast-qual -Wwrite-strings -Wundef -Wformat=2 \
+        -Wno-address-of-packed-member
+OPT     ?= -O2 -g
+SAN     ?=
+comma   := ,
+SANFLAGS = $(if $(SAN),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=all,)
+CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP -I. -Isrc -I$(BUILD)/gen \
+             -D_GNU_SOURCE -DALLOW_EXPERIMENTAL_API $(DEP_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS_ALL = $(SANFLAGS) $(DEP_LIBS) $(EXTRA_LDFLAGS)
+
+MODULES  := common decode flow classify qoe export config capture
+LIB_SRCS := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libflowpulse.a
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/tests/unit/main.o
+UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRCS))
+
+TOOLS := $(patsubst scripts/%.c,$(BUILD)/%,$(wildcard scripts/*.c))
+
+BINS := $(BUILD)/flowpulse $(TOOLS)
+
+.PHONY: all check unit integration demo bench asan fuzz install clean help deps format-check
+all: $(BINS)
+
+deps: $(DEPS_STAMP)
+
+$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(filter 1,$(V)),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/flowpulse: $(BUILD)/src/main.o $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS_ALL)
+
+$(BUILD)/%: $(BUILD)/scripts/%.o $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS_ALL)
+
+# Unit-test registry generated from the file names: test_<mod>.c defines fp_test_register_<mod>().
+$(BUILD)/gen/test_registry.h: $(UNIT_SRCS) Makefile
+	@mkdir -p $(dir $@)
+	$(Q){ for n in $(UNIT_NAMES); do echo "FP_TEST_SUITE($$n)"; done; } > $@.tmp && mv $@.tmp $@
+$(BUILD)/tests/unit/main.o: $(BUILD)/gen/test_registry.h
+
+$(BUILD)/test_unit: $(UNIT_OBJS) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS_ALL)
+
+unit: $(BUILD)/test_unit
+	$(Q)$(BUILD)/test_unit
+
+integration: all
+	$(Q)BUILD=$(BUILD) tests/integration/run-all.sh
+
+check: all $(BUILD)/test_unit
+	$(Q)scripts/check.sh $(BUILD)
+
+demo: all
+	$(Q)scripts/demo.sh $(BUILD)
+
+bench: all
+	$(Q)scripts/bench.sh $(BUILD)
+
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT="-O1 -g" all build-asan/test_unit
+	$(Q)ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    build-asan/test_unit
+
+fuzz:
+	$(Q)scripts/fuzz.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/flowpulse $(DESTDIR)$(PREFIX)/etc/flowpulse
+	install -m 0755 $(BUILD)/flowpulse $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 ie-defs/*.xml $(DESTDIR)$(PREFIX)/share/flowpulse/ 2>/dev/null || true
+	install -m 0644 flowpulse.conf.example $(DESTDIR)$(PREFIX)/etc/flowpulse/
+
+format-check:
+	$(Q)clang-format --dry-run -Werror $(LIB_SRCS) src/main.c $(wildcard src/*/*.h)
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+help:
+	@echo "targets: all check demo bench asan fuzz install clean (BUILD=dir V=1 PREFIX=... DESTDIR=...)"
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

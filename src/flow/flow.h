@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Flow: per-worker flow cache (preallocated pool, bucketised hash table, timer wheel) and
+ * the flow record handed to the exporter. Pipeline place: decode → **flow** → export.
+ * One struct fp_flow_table per worker lcore, used only by that worker (no locks).
+ * Records leave the worker by value (struct fp_flow_record) through a SP/SC ring.
+ */
+#ifndef FP_FLOW_H
+#define FP_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/fp_compiler.h"
+#include "decode/decode.h"
+
+/** IPFIX flowEndReason values (IE 136). */
+enum fp_end_reason {
+    FP_END_IDLE = 1,
+    FP_END_ACTIVE = 2,
+    FP_END_END = 3,
+    FP_END_FORCED = 4,
+    FP_END_RESOURCE = 5,
+};
+
+/**
+ * Canonical bidirectional key: endpoint 0 is the lower (address, port) pair, so both
+ * directions of a connection map to the same key. IPv4 addresses use bytes 0..3.
+ */
+struct fp_flow_key {
+    uint8_t addr[2][16];
+    uint16_t port[2];
+    uint8_t proto;
+    uint8_t ip_version;
+    uint8_t tunnel; /**< enum fp_tunnel */
+    uint8_t n_vlan;
+    uint16_t vlan[2];
+    uint32_t vni;
+};
+FP_STATIC_ASSERT(sizeof(struct fp_flow_key) == 48, "flow key layout");
+
+/** Per-direction counters of a flow (direction 0 = initiator → responder). */
+struct fp_flow_dir {
+    uint64_t packets;
+    uint64_t bytes;     /**< IP total length summed */
+    uint64_t first_ns;  /**< first packet time, ns since UNIX epoch (0: none yet) */
+    uint64_t last_ns;   /**< last packet time, ns since UNIX epoch */
+    uint16_t tcp_flags; /**< OR of TCP flags (RFC 7125 bits) */
+    uint16_t icmp_type_code; /**< of the first ICMP packet of this direction */
+    uint8_t ttl_min;
+    uint8_t ttl_max;
+    uint8_t tos;        /**< of the first packet of this direction */
+    uint8_t pad;
+};
+FP_STATIC_ASSERT(sizeof(struct fp_flow_dir) == 40, "flow dir layout");
+
+/**
+ * One finished (or active-timeout) flow, as handed to the exporter. Oriented: src is the
+ * initiator (first packet's source; the SYN sender for TCP when seen).
+ * Counters are deltas since the previous record of the same flow (active timeout).
+ */
+struct fp_flow_record {
+    uint8_t src[16];
+    uint8_t dst[16];
+    uint16_t sport;
+    uint16_t dport;
+    uint8_t proto;
+    uint8_t ip_version;
+    uint8_t end_reason; /**< enum fp_end_reason */
+    uint8_t tunnel;
+    uint16_t vlan[2];
+    uint8_t n_vlan;
+    uint8_t worker;
+    uint16_t port_id;   /**< capture port → ingressInterface = port_id + 1 */
+    uint32_t vni;
+    uint64_t flow_id;   /**< unique per exporter run: worker << 56 | sequence */
+    struct fp_flow_dir dir[2];
+};
+FP_STATIC_ASSERT(sizeof(struct fp_flow_record) % 8 == 0, "record is ring-friendly");
+
+/** Flow-cache counters, one block per worker (single writer: the worker). */
+#define FP_FLOW_COUNTERS(X)                                                                 \
+    X(packets, "packets metered into the cache")                                           \
+    X(created, "flows created")                                                            \
+    X(expired_idle, "flows ended by idle timeout")                                         \
+    X(expired_active, "records exported by active timeout (flow kept)")                    \
+    X(expired_end, "flows ended by TCP FIN/RST")                                           \
+    X(expired_forced, "flows ended by shutdown or end of capture")                         \
+    X(evicted_resource, "flows evicted because the cache was full")                        \
+    X(evicted_bucket, "flows evicted because both hash buckets were full")                 \
+    X(split_overflow, "records exported early because a 32-bit packet counter was full")   \
+    X(frag_matched, "later fragments matched to their first fragment")                     \
+    X(frag_unmatched, "later fragments metered with ports 0 (first fragment not seen)")    \
+    X(rescheduled, "timer wheel reschedules (lazy expiry)")
+
+struct fp_flow_stats {
+#define FP_X_FIELD(name, desc) uint64_t name;
+    FP_FLOW_COUNTERS(FP_X_FIELD)
+#undef FP_X_FIELD
+    uint64_t active; /**< gauge: flows in the cache */
+};
+
+extern const char *const fp_flow_counter_names[];
+extern const unsigned fp_flow_counter_count;
+
+/** Where expired records go: called by the owning worker for every record. */
+struct fp_flow_sink {
+    void (*emit)(void *arg, const struct fp_flow_record *rec);
+    void *arg;
+};
+
+struct fp_flow_table_params {
+    uint32_t capacity;       /**< flows (pool size), >= 16 */
+    uint32_t idle_timeout_ms;
+    uint32_t active_timeout_ms;
+    uint32_t tcp_end_ms;     /**< linger after FIN in both directions or RST */
+    uint32_t frag_entries;   /**< fragment table entries (rounded up to a power of two) */
+    uint8_t worker_id;
+    struct fp_flow_sink sink;
+};
+
+struct fp_flow_table;
+
+/**
+ * Create a worker's flow cache; all memory is allocated here, none later.
+ * @return the table, or NULL with errno = EINVAL (bad params) or ENOMEM
+ */
+struct fp_flow_table *fp_flow_table_create(const struct fp_flow_table_params *p);
+
+/** Free a table (NULL accepted). Flows still inside are discarded: flush first. */
+void fp_flow_table_destroy(struct fp_flow_table *t);
+
+/**
+ * Meter a burst of decoded packets (all FP_DECODE_OK). Looks up or creates each flow,
+ * updates counters; may emit records (eviction, 32-bit overflow).
+ * @param m       packet metadata
+ * @param ts_ns   packet times (ns since epoch); non-decreasing is expected, not required
+ * @param port_id capture port of the burst
+ */
+void fp_flow_table_update_burst(struct fp_flow_table *t, const struct fp_pkt_meta *const *m,
+                                const uint64_t *ts_ns, uint16_t port_id, unsigned n);
+
+/** Expire what is due at @p now_ns (idle, active, TCP end). O(expired + rescheduled). */
+void fp_flow_table_advance(struct fp_flow_table *t, uint64_t now_ns);
+
+/** Export every flow with @p reason (shutdown, end of capture) and empty the cache. */
+void fp_flow_table_flush(struct fp_flow_table *t, enum fp_end_reason reason);
+
+/** Copy the table's counters (call from the owning worker, or tolerate torn reads). */
+void fp_flow_table_get_stats(const struct fp_flow_table *t, struct fp_flow_stats *out);
+
+/** Pointer to the live counter block (readers on other threads use relaxed loads). */
+const struct fp_flow_stats *fp_flow_table_stats(const struct fp_flow_table *t);
+
+/** Build the canonical key of a packet; @return 1 if the packet's source is endpoint 1. */
+int fp_flow_key_from_meta(const struct fp_pkt_meta *m, struct fp_flow_key *key);
+
+/** Symmetric 32-bit hash of a canonical key (CRC32C). */
+uint32_t fp_flow_key_hash(const struct fp_flow_key *key);
+
+#endif /* FP_FLOW_H */

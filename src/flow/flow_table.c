@@ -1,0 +1,745 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Per-worker flow cache: a preallocated entry pool, a bucketised two-choice hash table
+ * (8 ways per 64-byte bucket, 32-bit signatures), a lazy timer wheel with sentinel-headed
+ * circular lists (O(1) unlink, O(expired + rescheduled) per advance) and a small
+ * set-associative fragment table. Owned by one worker lcore; no locks, no allocation
+ * after fp_flow_table_create().
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/fp_compiler.h"
+#include "common/fp_time.h"
+#include "flow/flow.h"
+
+#define WAYS 8
+#define EMPTY UINT32_MAX
+#define TICK_SHIFT 17 /* wheel tick = 2^17 us = 131 ms */
+#define FRAG_WAYS 4
+
+enum {
+    F_FIN0 = 1u << 0,
+    F_FIN1 = 1u << 1,
+    F_RST = 1u << 2,
+    F_ENDING = 1u << 3,
+};
+
+struct bucket {
+    uint32_t sig[WAYS];
+    uint32_t idx[WAYS];
+};
+FP_STATIC_ASSERT(sizeof(struct bucket) == 64, "bucket is one cache line");
+
+/** Per-direction hot counters (32 bytes). Offsets are microseconds from entry.start_us. */
+struct hdir {
+    uint64_t bytes;
+    uint32_t packets;
+    uint32_t first_off_us;
+    uint32_t last_off_us;
+    uint16_t tcp_flags;
+    uint16_t icmp_type_code;
+    uint8_t ttl_min;
+    uint8_t ttl_max;
+    uint8_t tos;
+    uint8_t seen;
+};
+FP_STATIC_ASSERT(sizeof(struct hdir) == 32, "hdir layout");
+
+/** One flow: line 0 = key and identity, line 1 = both directions' counters. */
+struct entry {
+    struct fp_flow_key key;
+    uint32_t hash;
+    uint8_t flags;
+    uint8_t init_ep; /**< key endpoint (0/1) that initiated the flow */
+    uint16_t port_id;
+    uint64_t start_us; /**< start of the current reporting interval, us since epoch */
+    struct hdir dir[2];
+} FP_CACHE_ALIGNED;
+FP_STATIC_ASSERT(sizeof(struct entry) == 128, "flow entry is two cache lines");
+
+/** Wheel links; indices >= capacity are slot sentinels. */
+struct wlink {
+    uint32_t next;
+    uint32_t prev;
+};
+
+struct frag_entry {
+    uint8_t src[16];
+    uint8_t dst[16];
+    uint32_t id;
+    uint32_t stamp;
+    uint16_t sport;
+    uint16_t dport;
+    uint8_t proto;
+    uint8_t ip_version;
+    uint8_t valid;
+    uint8_t pad;
+};
+
+struct fp_flow_table {
+    struct fp_flow_stats stats FP_CACHE_ALIGNED;
+
+    struct bucket *buckets;
+    uint32_t bucket_mask;
+    struct entry *entries;
+    uint32_t capacity;
+    struct wlink *links; /* capacity + nslots */
+    uint32_t nslots;
+    uint32_t free_head;
+    uint64_t cur_tick; /* last tick processed */
+    int wheel_started;
+    uint64_t now_us;
+
+    uint64_t idle_us;
+    uint64_t active_us;
+    uint64_t end_us;
+
+    struct frag_entry *frags;
+    uint32_t frag_set_mask;
+    uint32_t frag_clock;
+
+    uint8_t worker_id;
+    uint64_t flow_seq;
+    struct fp_flow_sink sink;
+};
+
+const char *const fp_flow_counter_names[] = {
+#define FP_X_NAME(name, desc) #name,
+    FP_FLOW_COUNTERS(FP_X_NAME)
+#undef FP_X_NAME
+};
+const unsigned fp_flow_counter_count = FP_ARRAY_SIZE(fp_flow_counter_names);
+
+static uint32_t next_pow2(uint32_t v)
+{
+    uint32_t p = 1;
+    while (p < v && p < (1u << 31))
+        p <<= 1;
+    return p;
+}
+
+static void *big_alloc(size_t size)
+{
+    void *p = NULL;
+    size = (size + 2 * 1024 * 1024 - 1) & ~(size_t)(2 * 1024 * 1024 - 1);
+    if (posix_memalign(&p, 2 * 1024 * 1024, size) != 0)
+        return NULL;
+    /* Transparent huge pages cut TLB misses on a table of millions of flows. */
+    (void)madvise(p, size, MADV_HUGEPAGE);
+    memset(p, 0, size);
+    return p;
+}
+
+/* ---- hashing and keys ---------------------------------------------------------------- */
+
+uint32_t fp_flow_key_hash(const struct fp_flow_key *key)
+{
+    uint64_t w[6];
+    memcpy(w, key, sizeof(w));
+    uint32_t h = 0x9747b28c;
+    for (unsigned i = 0; i < 6; i++)
+        h = (uint32_t)__builtin_ia32_crc32di(h, w[i]);
+    return h;
+}
+
+static inline int ep_less(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb, int v4)
+{
+    int c = memcmp(a, b, v4 ? 4 : 16);
+    return c < 0 || (c == 0 && pa < pb);
+}
+
+/* Canonical key with explicit ports (later fragments get theirs from the fragment table). */
+static inline int key_build(const struct fp_pkt_meta *m, uint16_t sport, uint16_t dport,
+                            struct fp_flow_key *k)
+{
+    int v4 = m->ip_version == 4;
+    int swap = !ep_less(m->src, sport, m->dst, dport, v4);
+    const uint8_t *a0 = swap ? m->dst : m->src;
+    const uint8_t *a1 = swap ? m->src : m->dst;
+    memset(k, 0, sizeof(*k));
+    memcpy(k->addr[0], a0, v4 ? 4 : 16);
+    memcpy(k->addr[1], a1, v4 ? 4 : 16);
+    k->port[0] = swap ? dport : sport;
+    k->port[1] = swap ? sport : dport;
+    k->proto = m->proto;
+    k->ip_version = m->ip_version;
+    k->tunnel = m->tunnel;
+    k->n_vlan = m->n_vlan;
+    k->vlan[0] = m->n_vlan > 0 ? m->vlan[0] : 0;
+    k->vlan[1] = m->n_vlan > 1 ? m->vlan[1] : 0;
+    k->vni = m->vni;
+    return swap; /* 1: the packet's source is endpoint 1 */
+}
+
+int fp_flow_key_from_meta(const struct fp_pkt_meta *m, struct fp_flow_key *key)
+{
+    return key_build(m, m->sport, m->dport, key);
+}
+
+static inline int key_eq(const struct fp_flow_key *a, const struct fp_flow_key *b)
+{
+    uint64_t x[6], y[6];
+    memcpy(x, a, sizeof(x));
+    memcpy(y, b, sizeof(y));
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]) |
+            (x[5] ^ y[5])) == 0;
+}
+
+static inline uint32_t alt_bucket(uint32_t hash, uint32_t mask)
+{
+    return (hash ^ (((hash >> 16) | 1u) * 0x5bd1e995u)) & mask;
+}
+
+/* ---- timer wheel ----------------------------------------------------------------------- */
+
+static inline uint32_t sentinel(const struct fp_flow_table *t, uint32_t slot)
+{
+    return t->capacity + slot;
+}
+
+static inline void wheel_unlink(struct fp_flow_table *t, uint32_t i)
+{
+    struct wlink *l = &t->links[i];
+    t->links[l->prev].next = l->next;
+    t->links[l->next].prev = l->prev;
+    l->next = l->prev = i;
+}
+
+static inline void wheel_link_tail(struct fp_flow_table *t, uint32_t s, uint32_t i)
+{
+    uint32_t tail = t->links[s].prev;
+    t->links[i].prev = tail;
+    t->links[i].next = s;
+    t->links[tail].next = i;
+    t->links[s].prev = i;
+}
+
+/* Schedule entry i for deadline (us). Due or past deadlines go to the next tick. */
+static inline void wheel_schedule(struct fp_flow_table *t, uint32_t i, uint64_t deadline_us)
+{
+    uint64_t tick = deadline_us >> TICK_SHIFT;
+    if (tick <= t->cur_tick)
+        tick = t->cur_tick + 1;
+    else if (tick - t->cur_tick >= t->nslots)
+        tick = t->cur_tick + t->nslots - 1;
+    wheel_link_tail(t, sentinel(t, (uint32_t)(tick & (t->nslots - 1))), i);
+}
+
+/* ---- records ---------------------------------------------------------------------------- */
+
+static inline uint64_t entry_last_us(const struct entry *e)
+{
+    uint32_t l = 0;
+    if (e->dir[0].seen)
+        l = e->dir[0].last_off_us;
+    if (e->dir[1].seen && e->dir[1].last_off_us > l)
+        l = e->dir[1].last_off_us;
+    return e->start_us + l;
+}
+
+static void emit(struct fp_flow_table *t, const struct entry *e, enum fp_end_reason reason)
+{
+    if (!e->dir[0].seen && !e->dir[1].seen)
+        return; /* nothing since the last active-timeout record */
+    struct fp_flow_record r;
+    memset(&r, 0, sizeof(r));
+    int i = e->init_ep, o = !e->init_ep;
+    memcpy(r.src, e->key.addr[i], 16);
+    memcpy(r.dst, e->key.addr[o], 16);
+    r.sport = e->key.port[i];
+    r.dport = e->key.port[o];
+    r.proto = e->key.proto;
+    r.ip_version = e->key.ip_version;
+    r.end_reason = (uint8_t)reason;
+    r.tunnel = e->key.tunnel;
+    r.vlan[0] = e->key.vlan[0];
+    r.vlan[1] = e->key.vlan[1];
+    r.n_vlan = e->key.n_vlan;
+    r.worker = t->worker_id;
+    r.port_id = e->port_id;
+    r.vni = e->key.vni;
+    r.flow_id = ((uint64_t)t->worker_id << 56) | (t->flow_seq++ & ((1ull << 56) - 1));
+    for (int d = 0; d < 2; d++) {
+        const struct hdir *h = &e->dir[d];
+        struct fp_flow_dir *o2 = &r.dir[d];
+        if (!h->seen)
+            continue;
+        o2->packets = h->packets;
+        o2->bytes = h->bytes;
+        o2->first_ns = (e->start_us + h->first_off_us) * 1000;
+        o2->last_ns = (e->start_us + h->last_off_us) * 1000;
+        o2->tcp_flags = h->tcp_flags;
+        o2->icmp_type_code = h->icmp_type_code;
+        o2->ttl_min = h->ttl_min;
+        o2->ttl_max = h->ttl_max;
+        o2->tos = h->tos;
+    }
+    t->sink.emit(t->sink.arg, &r);
+}
+
+/* Remove entry i from the hash table (its wheel link is handled by the caller). */
+static void table_remove(struct fp_flow_table *t, uint32_t i)
+{
+    struct entry *e = &t->entries[i];
+    uint32_t b[2] = {e->hash & t->bucket_mask, alt_bucket(e->hash, t->bucket_mask)};
+    for (int k = 0; k < 2; k++) {
+        struct bucket *bk = &t->buckets[b[k]];
+        for (int w = 0; w < WAYS; w++) {
+            if (bk->idx[w] == i) {
+                bk->idx[w] = EMPTY;
+                return;
+            }
+        }
+    }
+}
+
+static void entry_free(struct fp_flow_table *t, uint32_t i)
+{
+    table_remove(t, i);
+    wheel_unlink(t, i);
+    t->links[i].next = t->free_head;
+    t->free_head = i;
+    t->stats.active--;
+}
+
+static void entry_reset_interval(struct entry *e, uint64_t start_us)
+{
+    memset(e->dir, 0, sizeof(e->dir));
+    e->start_us = start_us;
+}
+
+/* ---- create / destroy ----------------------------------------------------------------- */
+
+struct fp_flow_table *fp_flow_table_create(const struct fp_flow_table_params *p)
+{
+    if (!p || p->capacity < 16 || p->capacity > (1u << 30) || !p->sink.emit ||
+        p->idle_timeout_ms == 0 || p->active_timeout_ms == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct fp_flow_table *t = aligned_alloc(FP_CACHE_LINE, sizeof(*t));
+    if (!t)
+        goto fail_nomem;
+    memset(t, 0, sizeof(*t));
+    t->capacity = p->capacity;
+    t->idle_us = (uint64_t)p->idle_timeout_ms * 1000;
+    t->active_us = (uint64_t)p->active_timeout_ms * 1000;
+    t->end_us = (uint64_t)p->tcp_end_ms * 1000;
+    t->worker_id = p->worker_id;
+    t->sink = p->sink;
+
+    uint32_t nb = next_pow2((uint32_t)(((uint64_t)p->capacity * 5 / 4 + WAYS - 1) / WAYS));
+    if (nb < 2)
+        nb = 2;
+    t->bucket_mask = nb - 1;
+    uint64_t span = FP_MAX(FP_MAX(t->idle_us, t->active_us), t->end_us);
+    t->nslots = next_pow2((uint32_t)FP_MIN((span >> TICK_SHIFT) + 4, 1u << 16));
+    if (t->nslots < 64)
+        t->nslots = 64;
+
+    t->buckets = big_alloc((size_t)nb * sizeof(struct bucket));
+    t->entries = big_alloc((size_t)p->capacity * sizeof(struct entry));
+    t->links = big_alloc(((size_t)p->capacity + t->nslots) * sizeof(struct wlink));
+    uint32_t fe = next_pow2(p->frag_entries ? p->frag_entries : 4096);
+    if (fe < FRAG_WAYS)
+        fe = FRAG_WAYS;
+    t->frag_set_mask = fe / FRAG_WAYS - 1;
+    t->frags = big_alloc((size_t)fe * sizeof(struct frag_entry));
+    if (!t->buckets || !t->entries || !t->links || !t->frags)
+        goto fail;
+
+    for (uint32_t b = 0; b < nb; b++)
+        for (int w = 0; w < WAYS; w++)
+            t->buckets[b].idx[w] = EMPTY;
+    for (uint32_t s = 0; s < t->nslots; s++) {
+        uint32_t i = sentinel(t, s);
+        t->links[i].next = t->links[i].prev = i;
+    }
+    /* Free list through links[].next, lowest index first. */
+    for (uint32_t i = 0; i < p->capacity; i++)
+        t->links[i].next = i + 1 < p->capacity ? i + 1 : EMPTY;
+    t->free_head = 0;
+    return t;
+
+fail:
+    fp_flow_table_destroy(t);
+fail_nomem:
+    errno = ENOMEM;
+    return NULL;
+}
+
+void fp_flow_table_destroy(struct fp_flow_table *t)
+{
+    if (!t)
+        return;
+    free(t->buckets);
+    free(t->entries);
+    free(t->links);
+    free(t->frags);
+    free(t);
+}
+
+/* ---- fragments ----------------------------------------------------------------------- */
+
+static inline uint32_t frag_hash(const struct fp_pkt_meta *m)
+{
+    uint64_t w[4];
+    memcpy(w, m->src, 16);
+    memcpy(w + 2, m->dst, 16);
+    uint32_t h = (uint32_t)__builtin_ia32_crc32si(0x1234567u, m->frag_id ^ ((uint32_t)m->proto << 24));
+    for (int i = 0; i < 4; i++)
+        h = (uint32_t)__builtin_ia32_crc32di(h, w[i]);
+    return h;
+}
+
+static inline int frag_match(const struct frag_entry *f, const struct fp_pkt_meta *m)
+{
+    return f->valid && f->id == m->frag_id && f->proto == m->proto &&
+           f->ip_version == m->ip_version && memcmp(f->src, m->src, 16) == 0 &&
+           memcmp(f->dst, m->dst, 16) == 0;
+}
+
+static void frag_remember(struct fp_flow_table *t, const struct fp_pkt_meta *m)
+{
+    struct frag_entry *set = &t->frags[(frag_hash(m) & t->frag_set_mask) * FRAG_WAYS];
+    struct frag_entry *victim = &set[0];
+    for (int w = 0; w < FRAG_WAYS; w++) {
+        if (frag_match(&set[w], m)) {
+            victim = &set[w];
+            break;
+        }
+        if (!set[w].valid) {
+            victim = &set[w];
+            break;
+        }
+        if (set[w].stamp < victim->stamp)
+            victim = &set[w];
+    }
+    memcpy(victim->src, m->src, 16);
+    memcpy(victim->dst, m->dst, 16);
+    victim->id = m->frag_id;
+    victim->proto = m->proto;
+    victim->ip_version = m->ip_version;
+    victim->sport = m->sport;
+    victim->dport = m->dport;
+    victim->valid = 1;
+    victim->stamp = ++t->frag_clock;
+}
+
+static int frag_lookup(struct fp_flow_table *t, const struct fp_pkt_meta *m, uint16_t *sport,
+                       uint16_t *dport)
+{
+    struct frag_entry *set = &t->frags[(frag_hash(m) & t->frag_set_mask) * FRAG_WAYS];
+    for (int w = 0; w < FRAG_WAYS; w++) {
+        if (frag_match(&set[w], m)) {
+            *sport = set[w].sport;
+            *dport = set[w].dport;
+            set[w].stamp = ++t->frag_clock;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- lookup / insert ----------------------------------------------------------------- */
+
+static inline uint32_t lookup(const struct fp_flow_table *t, const struct fp_flow_key *k,
+                              uint32_t hash)
+{
+    const struct bucket *b1 = &t->buckets[hash & t->bucket_mask];
+    for (int w = 0; w < WAYS; w++)
+        if (b1->sig[w] == hash && b1->idx[w] != EMPTY && key_eq(&t->entries[b1->idx[w]].key, k))
+            return b1->idx[w];
+    const struct bucket *b2 = &t->buckets[alt_bucket(hash, t->bucket_mask)];
+    for (int w = 0; w < WAYS; w++)
+        if (b2->sig[w] == hash && b2->idx[w] != EMPTY && key_eq(&t->entries[b2->idx[w]].key, k))
+            return b2->idx[w];
+    return EMPTY;
+}
+
+/* Evict the flow that is due soonest (head of the nearest non-empty wheel slot). */
+static void evict_soonest(struct fp_flow_table *t)
+{
+    for (uint32_t d = 1; d <= t->nslots; d++) {
+        uint32_t s = sentinel(t, (uint32_t)((t->cur_tick + d) & (t->nslots - 1)));
+        uint32_t i = t->links[s].next;
+        if (i != s) {
+            emit(t, &t->entries[i], FP_END_RESOURCE);
+            entry_free(t, i);
+            t->stats.evicted_resource++;
+            return;
+        }
+    }
+}
+
+static uint32_t insert(struct fp_flow_table *t, const struct fp_flow_key *k, uint32_t hash)
+{
+    if (unlikely(t->free_head == EMPTY))
+        evict_soonest(t);
+    struct bucket *cand[2] = {&t->buckets[hash & t->bucket_mask],
+                              &t->buckets[alt_bucket(hash, t->bucket_mask)]};
+    struct bucket *bk = NULL;
+    int way = -1;
+    for (int c = 0; c < 2 && way < 0; c++) {
+        for (int w = 0; w < WAYS; w++) {
+            if (cand[c]->idx[w] == EMPTY) {
+                bk = cand[c];
+                way = w;
+                break;
+            }
+        }
+    }
+    if (unlikely(way < 0)) {
+        /* Both buckets full: evict the least recently active of the 16 candidates. */
+        uint64_t oldest = UINT64_MAX;
+        for (int c = 0; c < 2; c++) {
+            for (int w = 0; w < WAYS; w++) {
+                uint64_t l = entry_last_us(&t->entries[cand[c]->idx[w]]);
+                if (l < oldest) {
+                    oldest = l;
+                    bk = cand[c];
+                    way = w;
+                }
+            }
+        }
+        uint32_t v = bk->idx[way];
+        emit(t, &t->entries[v], FP_END_RESOURCE);
+        entry_free(t, v);
+        t->stats.evicted_bucket++;
+    }
+    uint32_t i = t->free_head;
+    t->free_head = t->links[i].next;
+    t->links[i].next = t->links[i].prev = i;
+    bk->sig[way] = hash;
+    bk->idx[way] = i;
+    struct entry *e = &t->entries[i];
+    e->key = *k;
+    e->hash = hash;
+    e->flags = 0;
+    t->stats.created++;
+    t->stats.active++;
+    return i;
+}
+
+/* ---- per-packet update ------------------------------------------------------------------ */
+
+static inline void update_entry(struct fp_flow_table *t, uint32_t i, int created, int src_ep,
+                                const struct fp_pkt_meta *m, uint64_t ts_us, uint16_t port_id)
+{
+    struct entry *e = &t->entries[i];
+    if (created) {
+        e->port_id = port_id;
+        e->start_us = ts_us;
+        memset(e->dir, 0, sizeof(e->dir));
+        /* Initiator: the first packet's source, except a TCP SYN/ACK seen first. */
+        int synack = m->proto == 6 && (m->tcp_flags & 0x12) == 0x12;
+        e->init_ep = (uint8_t)(synack ? !src_ep : src_ep);
+        wheel_schedule(t, i, ts_us + FP_MIN(t->idle_us, t->active_us));
+    }
+    if (unlikely(ts_us < e->start_us))
+        ts_us = e->start_us; /* out-of-order timestamps never go before the interval */
+    int d = src_ep != e->init_ep;
+    struct hdir *h = &e->dir[d];
+    uint32_t off = (uint32_t)FP_MIN(ts_us - e->start_us, (uint64_t)UINT32_MAX);
+    if (unlikely(h->packets == UINT32_MAX)) {
+        /* 32-bit packet counter full: report now and start a new interval. */
+        emit(t, e, FP_END_ACTIVE);
+        entry_reset_interval(e, ts_us);
+        t->stats.split_overflow++;
+        off = 0;
+    }
+    if (!h->seen) {
+        h->seen = 1;
+        h->first_off_us = off;
+        h->ttl_min = h->ttl_max = m->ttl;
+        h->tos = m->tos;
+        h->icmp_type_code = m->icmp_type_code;
+    }
+    h->packets++;
+    h->bytes += m->ip_bytes;
+    if (off > h->last_off_us)
+        h->last_off_us = off;
+    h->tcp_flags |= m->tcp_flags;
+    if (m->ttl < h->ttl_min)
+        h->ttl_min = m->ttl;
+    if (m->ttl > h->ttl_max)
+        h->ttl_max = m->ttl;
+    if (m->proto == 6 && unlikely(m->tcp_flags & 0x05)) {
+        /* FIN (0x01) or RST (0x04): the connection ends after a short linger. */
+        e->flags |= (m->tcp_flags & 0x04) ? F_RST : (d ? F_FIN1 : F_FIN0);
+        if ((e->flags & F_RST) || (e->flags & (F_FIN0 | F_FIN1)) == (F_FIN0 | F_FIN1)) {
+            if (!(e->flags & F_ENDING)) {
+                e->flags |= F_ENDING;
+                wheel_unlink(t, i);
+                wheel_schedule(t, i, ts_us + t->end_us);
+            }
+        }
+    }
+}
+
+void fp_flow_table_update_burst(struct fp_flow_table *t, const struct fp_pkt_meta *const *m,
+                                const uint64_t *ts_ns, uint16_t port_id, unsigned n)
+{
+    struct fp_flow_key keys[64];
+    uint32_t hashes[64];
+    int src_ep[64];
+
+    while (n > 0) {
+        unsigned c = FP_MIN(n, 64u);
+        /* Stage 1: keys and hashes; prefetch both candidate buckets. */
+        for (unsigned k = 0; k < c; k++) {
+            const struct fp_pkt_meta *p = m[k];
+            uint16_t sp = p->sport, dp = p->dport;
+            if (unlikely(p->frag != FP_FRAG_NONE)) {
+                if (p->frag == FP_FRAG_FIRST) {
+                    frag_remember(t, p);
+                } else if (frag_lookup(t, p, &sp, &dp)) {
+                    t->stats.frag_matched++;
+                } else {
+                    t->stats.frag_unmatched++;
+                }
+            }
+            src_ep[k] = key_build(p, sp, dp, &keys[k]);
+            hashes[k] = fp_flow_key_hash(&keys[k]);
+            FP_PREFETCH(&t->buckets[hashes[k] & t->bucket_mask]);
+            FP_PREFETCH(&t->buckets[alt_bucket(hashes[k], t->bucket_mask)]);
+        }
+        /* Stage 2: signature match → prefetch the candidate entry. */
+        for (unsigned k = 0; k < c; k++) {
+            const struct bucket *b1 = &t->buckets[hashes[k] & t->bucket_mask];
+            for (int w = 0; w < WAYS; w++) {
+                if (b1->sig[w] == hashes[k] && b1->idx[w] != EMPTY) {
+                    const struct entry *e = &t->entries[b1->idx[w]];
+                    FP_PREFETCH(e);
+                    FP_PREFETCH((const char *)e + 64);
+                    break;
+                }
+            }
+        }
+        /* Stage 3: verify, update or insert (sequential: a flow created earlier in the
+         * burst is found by later packets). */
+        for (unsigned k = 0; k < c; k++) {
+            uint64_t ts_us = ts_ns[k] / 1000;
+            if (ts_us > t->now_us)
+                t->now_us = ts_us;
+            uint32_t i = lookup(t, &keys[k], hashes[k]);
+            int created = 0;
+            if (i == EMPTY) {
+                if (unlikely(!t->wheel_started)) {
+                    t->cur_tick = ts_us >> TICK_SHIFT;
+                    t->wheel_started = 1;
+                }
+                i = insert(t, &keys[k], hashes[k]);
+                created = 1;
+            }
+            update_entry(t, i, created, src_ep[k], m[k], ts_us, port_id);
+        }
+        t->stats.packets += c;
+        m += c;
+        ts_ns += c;
+        n -= c;
+    }
+}
+
+/* ---- expiry ----------------------------------------------------------------------------- */
+
+static void expire_one(struct fp_flow_table *t, uint32_t i, uint64_t now_us)
+{
+    struct entry *e = &t->entries[i];
+    uint64_t last = entry_last_us(e);
+    if (e->flags & F_ENDING) {
+        uint64_t due = last + t->end_us;
+        if (now_us >= due) {
+            emit(t, e, FP_END_END);
+            entry_free(t, i);
+            t->stats.expired_end++;
+            return;
+        }
+        wheel_schedule(t, i, due);
+        t->stats.rescheduled++;
+        return;
+    }
+    uint64_t idle_due = last + t->idle_us;
+    uint64_t active_due = e->start_us + t->active_us;
+    if (now_us >= idle_due) {
+        emit(t, e, FP_END_IDLE);
+        entry_free(t, i);
+        t->stats.expired_idle++;
+        return;
+    }
+    if (now_us >= active_due) {
+        emit(t, e, FP_END_ACTIVE);
+        entry_reset_interval(e, now_us);
+        t->stats.expired_active++;
+        /* Idle is now measured from the interval start until a packet arrives. */
+        wheel_schedule(t, i, now_us + FP_MIN(t->idle_us, t->active_us));
+        return;
+    }
+    wheel_schedule(t, i, FP_MIN(idle_due, active_due));
+    t->stats.rescheduled++;
+}
+
+void fp_flow_table_advance(struct fp_flow_table *t, uint64_t now_ns)
+{
+    uint64_t now_us = now_ns / 1000;
+    if (now_us > t->now_us)
+        t->now_us = now_us;
+    now_us = t->now_us;
+    uint64_t tick = now_us >> TICK_SHIFT;
+    if (!t->wheel_started) {
+        t->cur_tick = tick;
+        t->wheel_started = 1;
+        return;
+    }
+    if (tick <= t->cur_tick)
+        return;
+    uint64_t from = t->cur_tick + 1;
+    if (tick - t->cur_tick > t->nslots)
+        from = tick - t->nslots + 1; /* a long gap: every slot once */
+    for (uint64_t k = from; k <= tick; k++) {
+        t->cur_tick = k;
+        uint32_t s = sentinel(t, (uint32_t)(k & (t->nslots - 1)));
+        /* Detach the slot first: entries may be rescheduled into it again. */
+        uint32_t head = t->links[s].next;
+        if (head == s)
+            continue;
+        uint32_t tail = t->links[s].prev;
+        t->links[s].next = t->links[s].prev = s;
+        t->links[tail].next = EMPTY;
+        for (uint32_t i = head; i != EMPTY;) {
+            uint32_t nx = t->links[i].next;
+            t->links[i].next = t->links[i].prev = i;
+            expire_one(t, i, now_us);
+            i = nx;
+        }
+    }
+    t->cur_tick = tick;
+}
+
+void fp_flow_table_flush(struct fp_flow_table *t, enum fp_end_reason reason)
+{
+    for (uint32_t s = 0; s < t->nslots; s++) {
+        uint32_t st = sentinel(t, s);
+        while (t->links[st].next != st) {
+            uint32_t i = t->links[st].next;
+            emit(t, &t->entries[i], reason);
+            entry_free(t, i);
+            if (reason == FP_END_FORCED)
+                t->stats.expired_forced++;
+        }
+    }
+}
+
+void fp_flow_table_get_stats(const struct fp_flow_table *t, struct fp_flow_stats *out)
+{
+    *out = t->stats;
+}
+
+const struct fp_flow_stats *fp_flow_table_stats(const struct fp_flow_table *t)
+{
+    return &t->stats;
+}
