@@ -53,6 +53,7 @@ struct fp_config {
     unsigned dist_ring_size;    /**< distributor → worker ring entries (default 4096) */
     char capture_file[FP_CONFIG_STR]; /**< -r FILE (empty: live) */
     bool progress;              /**< show progress on a terminal (default true) */
+    uint32_t duration_s;        /**< capture.duration: stop after N seconds (0 = no limit) */
 
     /* decode */
     bool decap_tunnels;         /**< meter inner flows of tunnels (default true) */
