@@ -11,14 +11,20 @@ Q        = $(if $(filter 1,$(V)),,@)
 
 DEPS_PKGS := libdpdk libfixbuf libconfig openssl cunit libpcap
 
-# Install what is missing first (idempotent; a no-op when everything is present).
+# Install what is missing first (idempotent; quick when everything is present). It runs while
+# the Makefile is read, because the pkg-config flags below need the libraries.
 DEPS_STAMP := $(BUILD)/.deps-ok
+ifeq ($(filter clean help format-check,$(MAKECMDGOALS)),)
+ifneq ($(shell test $(DEPS_STAMP) -nt scripts/install-deps.sh && echo ok),ok)
+DEPS_RC := $(shell scripts/install-deps.sh >&2; echo $$?)
+ifneq ($(DEPS_RC),0)
+$(error scripts/install-deps.sh failed; see above)
+endif
+$(shell mkdir -p $(BUILD) && touch $(DEPS_STAMP))
+endif
+endif
 $(DEPS_STAMP):
-	$(Q)mkdir -p $(BUILD)
-	$(Q)if ! $(PKGCONF) --exists $(DEPS_PKGS) 2>/dev/null; then scripts/install-deps.sh; fi
-	$(Q)$(PKGCONF) --exists $(DEPS_PKGS) || { echo "missing libraries: $(DEPS_PKGS)"; \
-	    $(PKGCONF) --print-errors --exists $(DEPS_PKGS); exit 1; }
-	$(Q)touch $@
+	$(Q)mkdir -p $(BUILD) && touch $@
 
 # Third-party include dirs as -isystem so -Werror judges only our code.
 pkgcflags = $(patsubst -I%,-isystem %,$(shell $(PKGCONF) --cflags $(1) 2>/dev/null))

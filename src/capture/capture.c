@@ -1,0 +1,825 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Capture: EAL, ports, worker lcores and the distributor (see capture.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_mempool.h>
+#include <rte_pause.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "capture/capture.h"
+#include "common/fp_log.h"
+#include "common/fp_time.h"
+#include "export/export.h"
+
+#define MAX_BURST 256
+#define MAX_QUEUES 64
+#define PREFETCH_AHEAD 4
+#define FILE_VDEV_NAME "net_pcap_fp0"
+#define LOGM "capture"
+
+/* Symmetric Toeplitz key: the 0x6d5a pattern gives the same hash for (a,b) and (b,a). */
+static uint8_t sym_rss_key[40] = {
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+};
+
+/** Per-packet data the distributor leaves in the mbuf private area for the worker. */
+struct pkt_priv {
+    struct fp_pkt_meta meta;
+    uint64_t ts_ns;
+};
+
+struct rxq {
+    uint16_t port;
+    uint16_t queue;
+    bool eof;
+};
+
+struct fp_capture;
+
+struct fp_worker {
+    struct fp_worker_stats stats; /* first: cache aligned, written by this worker only */
+    unsigned id;
+    unsigned lcore;
+    struct fp_capture *cap;
+    struct fp_flow_table *ft;
+    struct rte_ring *export_ring;
+    struct rte_ring *in_ring; /* from the distributor, or NULL when polling queues */
+    struct rxq qs[MAX_QUEUES];
+    unsigned n_qs;
+    struct fp_decode_params dp;
+    atomic_bool done;
+} FP_CACHE_ALIGNED;
+
+struct distributor {
+    struct fp_worker_stats stats;
+    struct rxq qs[MAX_QUEUES];
+    unsigned n_qs;
+    unsigned lcore;
+    atomic_bool done;
+};
+
+struct fp_capture {
+    const struct fp_config *cfg;
+    struct rte_mempool *pool;
+    struct fp_worker *workers;
+    unsigned n_workers;
+    struct distributor *dist; /* NULL when every worker polls its own queues */
+    uint16_t port_ids[FP_MAX_PORTS];
+    unsigned n_ports;
+    bool offline;             /* capture file: packet clock, end of file, no loss */
+    uint64_t file_size;
+    enum fp_linktype link;
+    int ts_offset;            /* mbuf dynfield offset of the RX timestamp, -1 if none */
+    uint64_t ts_flag;
+    uint64_t tsc_hz;
+    uint64_t tsc_base;
+    uint64_t realtime_base_ns;
+    atomic_bool stop;
+    unsigned burst;
+};
+
+/* ---- EAL ------------------------------------------------------------------------------ */
+
+static bool has_arg(const char *args, const char *a)
+{
+    const char *p = args;
+    size_t n = strlen(a);
+    while ((p = strstr(p, a)) != NULL) {
+        bool start = p == args || p[-1] == ' ';
+        bool end = p[n] == '\0' || p[n] == ' ' || p[n] == '=';
+        if (start && end)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+static bool is_vdev(const char *dev)
+{
+    return strncmp(dev, "net_", 4) == 0 || strncmp(dev, "eth_", 4) == 0;
+}
+
+int fp_capture_eal_init(const struct fp_config *cfg, const char *prog)
+{
+    static char buf[8192];
+    char *argv[128];
+    int argc = 0;
+    size_t used = 0;
+#define PUSH(...)                                                                           \
+    do {                                                                                   \
+        int n_ = snprintf(buf + used, sizeof(buf) - used, __VA_ARGS__);                     \
+        if (n_ < 0 || (size_t)n_ >= sizeof(buf) - used || argc >= 126)                     \
+            return -E2BIG;                                                                 \
+        argv[argc++] = buf + used;                                                         \
+        used += (size_t)n_ + 1;                                                            \
+    } while (0)
+
+    PUSH("%s", prog);
+    char tmp[sizeof(cfg->eal_args)];
+    snprintf(tmp, sizeof(tmp), "%s", cfg->eal_args);
+    bool no_huge = has_arg(cfg->eal_args, "--no-huge");
+    for (char *save = NULL, *tok = strtok_r(tmp, " \t", &save); tok;
+         tok = strtok_r(NULL, " \t", &save)) {
+        /* DPDK 22.11 refuses --in-memory with --no-huge (which implies legacy memory);
+         * without hugepages --no-shconf gives the same: no shared files, many instances. */
+        if (no_huge && strcmp(tok, "--in-memory") == 0)
+            PUSH("--no-shconf");
+        else
+            PUSH("%s", tok);
+    }
+    if (!has_arg(cfg->eal_args, "--file-prefix"))
+        PUSH("--file-prefix=flowpulse-%ld", (long)getpid());
+
+    if (cfg->capture_file[0]) {
+        PUSH("--vdev=%s,rx_pcap=%s", FILE_VDEV_NAME, cfg->capture_file);
+    } else {
+        for (unsigned i = 0; i < cfg->n_ports; i++) {
+            if (is_vdev(cfg->ports[i].device))
+                PUSH("--vdev=%s", cfg->ports[i].device);
+            else
+                PUSH("-a%s", cfg->ports[i].device);
+        }
+    }
+    if (!has_arg(cfg->eal_args, "-l") && !has_arg(cfg->eal_args, "--lcores") &&
+        !has_arg(cfg->eal_args, "-c")) {
+        /* Main lcore + workers (+ a distributor) floating over every CPU we may use. */
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned need = cfg->workers + 2;
+        PUSH("--lcores=(0-%u)@(0-%ld)", need - 1, ncpu > 0 ? ncpu - 1 : 0);
+    }
+    if (has_arg(cfg->eal_args, "--no-huge") && !has_arg(cfg->eal_args, "-m") &&
+        !has_arg(cfg->eal_args, "--socket-mem")) {
+        uint64_t mb = ((uint64_t)cfg->mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + 512)) >> 20;
+        mb += (uint64_t)cfg->workers * cfg->dist_ring_size * 8 / (1 << 20) + 128;
+        PUSH("-m%" PRIu64, mb);
+    }
+    if (!has_arg(cfg->eal_args, "--telemetry"))
+        PUSH("--no-telemetry");
+    if (!has_arg(cfg->eal_args, "--log-level"))
+        PUSH("--log-level=lib.eal:error");
+    argv[argc] = NULL;
+
+    int ret = rte_eal_init(argc, argv);
+    if (ret < 0) {
+        fp_log(FP_LOG_ERR, LOGM, "EAL initialisation failed: %s (arguments: %s)",
+               rte_strerror(rte_errno), cfg->eal_args);
+        return -EINVAL;
+    }
+    return 0;
+#undef PUSH
+}
+
+void fp_capture_eal_fini(void)
+{
+    rte_eal_cleanup();
+}
+
+/* ---- time ------------------------------------------------------------------------------- */
+
+static inline uint64_t live_now_ns(const struct fp_capture *c)
+{
+    uint64_t d = rte_get_tsc_cycles() - c->tsc_base;
+    return c->realtime_base_ns + (uint64_t)((__uint128_t)d * FP_NS_PER_S / c->tsc_hz);
+}
+
+/* ---- worker ----------------------------------------------------------------------------- */
+
+static void record_to_ring(void *arg, const struct fp_flow_record *rec)
+{
+    struct fp_worker *w = arg;
+    if (likely(fp_export_ring_put(w->export_ring, rec)))
+        return;
+    if (w->cap->offline) {
+        /* A capture file has no wire to lose packets on: wait for the exporter. */
+        w->stats.export_ring_waits++;
+        while (!fp_export_ring_put(w->export_ring, rec))
+            rte_pause();
+        return;
+    }
+    w->stats.export_ring_full++;
+    w->stats.export_ring_full_packets += rec->dir[0].packets + rec->dir[1].packets;
+    w->stats.export_ring_full_octets += rec->dir[0].bytes + rec->dir[1].bytes;
+}
+
+static inline uint64_t mbuf_ts(const struct fp_capture *c, struct rte_mbuf *m, uint64_t live_now)
+{
+    if (c->offline && c->ts_offset >= 0 && (m->ol_flags & c->ts_flag))
+        return *RTE_MBUF_DYNFIELD(m, c->ts_offset, rte_mbuf_timestamp_t *);
+    return live_now;
+}
+
+static inline void count_ignored(struct fp_worker_stats *st, enum fp_decode_result r,
+                                 uint32_t len, uint64_t ts_ns)
+{
+    st->decode[r]++;
+    st->ignored_octets += len;
+    uint64_t ms = ts_ns / FP_NS_PER_MS;
+    if (!st->first_ignored_ms)
+        st->first_ignored_ms = ms;
+    st->last_ignored_ms = ms;
+}
+
+static inline void count_notes(struct fp_worker_stats *st, uint16_t notes)
+{
+    if (likely(notes == 0))
+        return;
+    for (unsigned b = 0; b < FP_DECODE_NOTE_COUNT; b++)
+        if (notes & (1u << b))
+            st->notes[b]++;
+}
+
+/* Decode and meter a burst read straight from a queue. */
+static void worker_process_rx(struct fp_worker *w, struct rte_mbuf **pkts, unsigned n,
+                              uint16_t port)
+{
+    struct fp_pkt_meta meta[MAX_BURST];
+    const struct fp_pkt_meta *mp[MAX_BURST];
+    uint64_t ts[MAX_BURST];
+    unsigned k = 0;
+    uint64_t now = w->cap->offline ? 0 : live_now_ns(w->cap);
+
+    for (unsigned i = 0; i < n && i < PREFETCH_AHEAD; i++)
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+    for (unsigned i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
+        struct rte_mbuf *m = pkts[i];
+        uint64_t t = mbuf_ts(w->cap, m, now);
+        w->stats.rx_bytes += m->pkt_len;
+        enum fp_decode_result r =
+            fp_decode_packet(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &w->dp, &meta[k]);
+        if (likely(r == FP_DECODE_OK)) {
+            count_notes(&w->stats, meta[k].notes);
+            mp[k] = &meta[k];
+            ts[k++] = t;
+        } else {
+            count_ignored(&w->stats, r, m->pkt_len, t);
+        }
+        if (t > w->stats.last_ts_ns)
+            w->stats.last_ts_ns = t;
+    }
+    w->stats.rx_packets += n;
+    w->stats.decode[FP_DECODE_OK] += k;
+    fp_flow_table_update_burst(w->ft, mp, ts, port, k);
+    rte_pktmbuf_free_bulk(pkts, n);
+}
+
+/* Meter a burst handed over by the distributor (already decoded). */
+static void worker_process_ring(struct fp_worker *w, struct rte_mbuf **pkts, unsigned n)
+{
+    const struct fp_pkt_meta *mp[MAX_BURST];
+    uint64_t ts[MAX_BURST];
+    for (unsigned i = 0; i < n; i++) {
+        const struct pkt_priv *pp = rte_mbuf_to_priv(pkts[i]);
+        mp[i] = &pp->meta;
+        ts[i] = pp->ts_ns;
+        if (ts[i] > w->stats.last_ts_ns)
+            w->stats.last_ts_ns = ts[i];
+    }
+    /* All packets of one burst come from one port in this mode. */
+    fp_flow_table_update_burst(w->ft, mp, ts, n ? pkts[0]->port : 0, n);
+    rte_pktmbuf_free_bulk(pkts, n);
+}
+
+static int worker_main(void *arg)
+{
+    struct fp_worker *w = arg;
+    struct fp_capture *c = w->cap;
+    struct rte_mbuf *pkts[MAX_BURST];
+    unsigned burst = c->burst;
+
+    for (;;) {
+        if (atomic_load_explicit(&c->stop, memory_order_relaxed))
+            break;
+        unsigned got = 0;
+        if (w->in_ring) {
+            got = rte_ring_sc_dequeue_burst(w->in_ring, (void **)pkts, burst, NULL);
+            if (got)
+                worker_process_ring(w, pkts, got);
+            else if (atomic_load_explicit(&c->dist->done, memory_order_acquire) &&
+                     rte_ring_empty(w->in_ring))
+                break;
+        } else {
+            unsigned live_q = 0;
+            for (unsigned q = 0; q < w->n_qs; q++) {
+                if (w->qs[q].eof)
+                    continue;
+                live_q++;
+                uint16_t n = rte_eth_rx_burst(w->qs[q].port, w->qs[q].queue, pkts, (uint16_t)burst);
+                if (n) {
+                    worker_process_rx(w, pkts, n, w->qs[q].port);
+                    got += n;
+                } else if (c->offline) {
+                    w->qs[q].eof = true; /* net_pcap returns 0 only at the end of the file */
+                }
+            }
+            if (live_q == 0)
+                break;
+        }
+        /* Expiry runs on idle polls too, so flows end when traffic stops. */
+        uint64_t now = c->offline ? w->stats.last_ts_ns : live_now_ns(c);
+        fp_flow_table_advance(w->ft, now);
+        if (!got && !c->offline)
+            rte_pause();
+    }
+    fp_flow_table_flush(w->ft, FP_END_FORCED);
+    atomic_store_explicit(&w->done, true, memory_order_release);
+    return 0;
+}
+
+/* ---- distributor ------------------------------------------------------------------------ */
+
+static int dist_main(void *arg)
+{
+    struct fp_capture *c = arg;
+    struct distributor *d = c->dist;
+    struct rte_mbuf *pkts[MAX_BURST];
+    struct rte_mbuf *out[FP_MAX_WORKERS][MAX_BURST];
+    unsigned n_out[FP_MAX_WORKERS];
+    struct fp_decode_params dp;
+    fp_decode_params_default(&dp);
+    dp.link = c->link;
+    dp.decap = c->cfg->decap_tunnels;
+    dp.vxlan_port = c->cfg->vxlan_port;
+    dp.gtpu_port = c->cfg->gtpu_port;
+
+    for (;;) {
+        if (atomic_load_explicit(&c->stop, memory_order_relaxed))
+            break;
+        unsigned live_q = 0, got = 0;
+        for (unsigned q = 0; q < d->n_qs; q++) {
+            if (d->qs[q].eof)
+                continue;
+            live_q++;
+            uint16_t n = rte_eth_rx_burst(d->qs[q].port, d->qs[q].queue, pkts, (uint16_t)c->burst);
+            if (!n) {
+                if (c->offline)
+                    d->qs[q].eof = true;
+                continue;
+            }
+            got += n;
+            memset(n_out, 0, sizeof(unsigned) * c->n_workers);
+            uint64_t now = c->offline ? 0 : live_now_ns(c);
+            for (unsigned i = 0; i < n; i++) {
+                struct rte_mbuf *m = pkts[i];
+                struct pkt_priv *pp = rte_mbuf_to_priv(m);
+                pp->ts_ns = mbuf_ts(c, m, now);
+                d->stats.rx_bytes += m->pkt_len;
+                enum fp_decode_result r = fp_decode_packet(rte_pktmbuf_mtod(m, const uint8_t *),
+                                                           m->data_len, &dp, &pp->meta);
+                if (unlikely(r != FP_DECODE_OK)) {
+                    count_ignored(&d->stats, r, m->pkt_len, pp->ts_ns);
+                    rte_pktmbuf_free(m);
+                    continue;
+                }
+                d->stats.decode[FP_DECODE_OK]++;
+                count_notes(&d->stats, pp->meta.notes);
+                /* Spread by a symmetric hash of the addresses only, so every fragment of a
+                 * datagram and both directions reach the same worker. */
+                struct fp_pkt_meta am = pp->meta;
+                am.sport = am.dport = 0;
+                struct fp_flow_key k;
+                fp_flow_key_from_meta(&am, &k);
+                unsigned wi = fp_flow_key_hash(&k) % c->n_workers;
+                out[wi][n_out[wi]++] = m;
+            }
+            d->stats.rx_packets += n;
+            for (unsigned wi = 0; wi < c->n_workers; wi++) {
+                unsigned sent = 0;
+                struct rte_ring *r = c->workers[wi].in_ring;
+                while (sent < n_out[wi]) {
+                    sent += rte_ring_sp_enqueue_burst(r, (void **)&out[wi][sent],
+                                                      n_out[wi] - sent, NULL);
+                    if (sent < n_out[wi] && !c->offline) {
+                        d->stats.dist_ring_full += n_out[wi] - sent;
+                        rte_pktmbuf_free_bulk(&out[wi][sent], n_out[wi] - sent);
+                        break;
+                    }
+                    if (sent < n_out[wi]) {
+                        if (atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+                            rte_pktmbuf_free_bulk(&out[wi][sent], n_out[wi] - sent);
+                            d->stats.dist_ring_full += n_out[wi] - sent;
+                            break;
+                        }
+                        rte_pause();
+                    }
+                }
+            }
+        }
+        if (live_q == 0)
+            break;
+        if (!got && !c->offline)
+            rte_pause();
+    }
+    atomic_store_explicit(&d->done, true, memory_order_release);
+    return 0;
+}
+
+/* ---- setup ------------------------------------------------------------------------------ */
+
+static int port_setup(struct fp_capture *c, uint16_t port, uint16_t nq)
+{
+    struct rte_eth_dev_info info;
+    int ret = rte_eth_dev_info_get(port, &info);
+    if (ret < 0)
+        return ret;
+    struct rte_eth_conf conf;
+    memset(&conf, 0, sizeof(conf));
+    if (nq > 1) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_key = sym_rss_key;
+        conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(sym_rss_key);
+        /* L3-only hashing keeps IP fragments with their flow. */
+        conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
+    }
+    /* net_pcap stamps every mbuf with the capture time without advertising the offload;
+     * other drivers are asked for it when they can. */
+    if (c->offline && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP))
+        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+    if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)
+        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+    uint16_t ntx = info.max_tx_queues > 0 ? 1 : 0;
+    ret = rte_eth_dev_configure(port, nq, ntx, &conf);
+    if (ret < 0)
+        return ret;
+    uint16_t nrx = (uint16_t)c->cfg->rx_desc, ntxd = 512;
+    (void)rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntxd);
+    for (uint16_t q = 0; q < nq; q++) {
+        ret = rte_eth_rx_queue_setup(port, q, nrx, (unsigned)rte_eth_dev_socket_id(port), NULL,
+                                     c->pool);
+        if (ret < 0)
+            return ret;
+    }
+    if (ntx) {
+        ret = rte_eth_tx_queue_setup(port, 0, ntxd, (unsigned)rte_eth_dev_socket_id(port), NULL);
+        if (ret < 0)
+            return ret;
+    }
+    ret = rte_eth_dev_start(port);
+    if (ret < 0)
+        return ret;
+    (void)rte_eth_promiscuous_enable(port);
+    return 0;
+}
+
+static int open_capture_file(struct fp_capture *c, const char *path)
+{
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_t *p = pcap_open_offline(path, err);
+    if (!p) {
+        fp_log(FP_LOG_ERR, LOGM, "%s: %s", path, err);
+        return -ENOENT;
+    }
+    int dlt = pcap_datalink(p);
+    pcap_close(p);
+    if (fp_decode_linktype_from_dlt(dlt, &c->link) != 0) {
+        fp_log(FP_LOG_ERR, LOGM, "%s: link type %s (%d) is not supported", path,
+               pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?", dlt);
+        return -ENOTSUP;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0)
+        c->file_size = (uint64_t)st.st_size;
+    return 0;
+}
+
+struct fp_capture *fp_capture_create(const struct fp_config *cfg,
+                                     struct rte_ring *const *export_rings)
+{
+    struct fp_capture *c = calloc(1, sizeof(*c));
+    int err = ENOMEM;
+    if (!c)
+        goto fail;
+    c->cfg = cfg;
+    c->burst = FP_MIN(cfg->burst, (unsigned)MAX_BURST);
+    c->offline = cfg->capture_file[0] != '\0';
+    c->link = FP_LINK_ETHER;
+    c->ts_offset = -1;
+    c->tsc_hz = rte_get_tsc_hz();
+    c->tsc_base = rte_get_tsc_cycles();
+    c->realtime_base_ns = fp_time_realtime_ns();
+    atomic_init(&c->stop, false);
+    if (c->offline && (err = -open_capture_file(c, cfg->capture_file)) != 0)
+        goto fail;
+
+    /* Ports. */
+    if (c->offline) {
+        uint16_t pid;
+        if (rte_eth_dev_get_port_by_name(FILE_VDEV_NAME, &pid) != 0) {
+            fp_log(FP_LOG_ERR, LOGM, "capture file port %s was not created", FILE_VDEV_NAME);
+            err = ENODEV;
+            goto fail;
+        }
+        c->port_ids[c->n_ports++] = pid;
+    } else {
+        for (unsigned i = 0; i < cfg->n_ports; i++) {
+            char name[FP_CONFIG_STR];
+            snprintf(name, sizeof(name), "%s", cfg->ports[i].device);
+            char *comma = strchr(name, ',');
+            if (comma)
+                *comma = '\0';
+            uint16_t pid;
+            if (rte_eth_dev_get_port_by_name(name, &pid) != 0) {
+                fp_log(FP_LOG_ERR, LOGM, "capture.ports[%u]: device %s not found (bound to a "
+                       "DPDK driver? see scripts/dpdk-setup.sh)", i, name);
+                err = ENODEV;
+                goto fail;
+            }
+            c->port_ids[c->n_ports++] = pid;
+        }
+    }
+    if (c->n_ports == 0) {
+        fp_log(FP_LOG_ERR, LOGM, "no capture port: give -r FILE or capture.ports");
+        err = EINVAL;
+        goto fail;
+    }
+
+    c->n_workers = cfg->workers;
+    unsigned lcores_avail = rte_lcore_count() - 1;
+    /* Queues per port: one per worker when the driver allows it, else a distributor. */
+    uint16_t nq[FP_MAX_PORTS];
+    bool need_dist = false;
+    for (unsigned p = 0; p < c->n_ports; p++) {
+        struct rte_eth_dev_info info;
+        if (rte_eth_dev_info_get(c->port_ids[p], &info) != 0) {
+            err = ENODEV;
+            goto fail;
+        }
+        unsigned want = cfg->ports[p].rx_queues ? cfg->ports[p].rx_queues : c->n_workers;
+        if (c->offline)
+            want = 1;
+        nq[p] = (uint16_t)FP_MIN(want, (unsigned)info.max_rx_queues);
+        if (nq[p] == 0)
+            nq[p] = 1;
+        if (nq[p] < c->n_workers)
+            need_dist = true;
+    }
+    if (c->n_workers + (need_dist ? 1 : 0) > lcores_avail) {
+        fp_log(FP_LOG_ERR, LOGM, "%u workers%s need %u lcores besides the main one; EAL has %u",
+               c->n_workers, need_dist ? " + distributor" : "", c->n_workers + need_dist,
+               lcores_avail);
+        err = EINVAL;
+        goto fail;
+    }
+
+    unsigned priv = RTE_ALIGN(sizeof(struct pkt_priv), RTE_MBUF_PRIV_ALIGN);
+    c->pool = rte_pktmbuf_pool_create("fp_mbufs", cfg->mbufs, 256, (uint16_t)priv,
+                                      RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+    if (!c->pool) {
+        fp_log(FP_LOG_ERR, LOGM, "mbuf pool of %u: %s (raise EAL memory -m, or lower "
+               "capture.mbufs)", cfg->mbufs, rte_strerror(rte_errno));
+        goto fail;
+    }
+    if (c->offline) {
+        if (rte_mbuf_dyn_rx_timestamp_register(&c->ts_offset, &c->ts_flag) != 0) {
+            fp_log(FP_LOG_ERR, LOGM, "cannot register the RX timestamp field");
+            err = ENOTSUP;
+            goto fail;
+        }
+    }
+    for (unsigned p = 0; p < c->n_ports; p++) {
+        int ret = port_setup(c, c->port_ids[p], nq[p]);
+        if (ret < 0) {
+            fp_log(FP_LOG_ERR, LOGM, "port %u setup: %s", c->port_ids[p], rte_strerror(-ret));
+            err = -ret;
+            goto fail;
+        }
+    }
+
+    c->workers = rte_zmalloc("fp_workers", sizeof(struct fp_worker) * c->n_workers,
+                             RTE_CACHE_LINE_SIZE);
+    if (!c->workers)
+        goto fail;
+    if (need_dist) {
+        c->dist = rte_zmalloc("fp_dist", sizeof(*c->dist), RTE_CACHE_LINE_SIZE);
+        if (!c->dist)
+            goto fail;
+        atomic_init(&c->dist->done, false);
+    }
+    unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+    for (unsigned i = 0; i < c->n_workers; i++) {
+        struct fp_worker *w = &c->workers[i];
+        w->id = i;
+        w->cap = c;
+        w->export_ring = export_rings[i];
+        w->lcore = lcore;
+        lcore = rte_get_next_lcore(lcore, 1, 0);
+        atomic_init(&w->done, false);
+        fp_decode_params_default(&w->dp);
+        w->dp.link = c->link;
+        w->dp.decap = cfg->decap_tunnels;
+        w->dp.vxlan_port = cfg->vxlan_port;
+        w->dp.gtpu_port = cfg->gtpu_port;
+        struct fp_flow_table_params fp = {
+            .capacity = cfg->flow_capacity,
+            .idle_timeout_ms = cfg->idle_timeout_ms,
+            .active_timeout_ms = cfg->active_timeout_ms,
+            .tcp_end_ms = cfg->tcp_end_ms,
+            .frag_entries = cfg->frag_table_size,
+            .worker_id = (uint8_t)i,
+            .sink = {.emit = record_to_ring, .arg = w},
+        };
+        w->ft = fp_flow_table_create(&fp);
+        if (!w->ft) {
+            fp_log(FP_LOG_ERR, LOGM, "worker %u: flow cache of %u flows: %s", i,
+                   cfg->flow_capacity, strerror(errno));
+            err = errno;
+            goto fail;
+        }
+        if (need_dist) {
+            char name[32];
+            snprintf(name, sizeof(name), "fp_dist_%u", i);
+            w->in_ring = rte_ring_create(name, cfg->dist_ring_size, rte_socket_id(),
+                                         RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (!w->in_ring) {
+                fp_log(FP_LOG_ERR, LOGM, "ring %s: %s", name, rte_strerror(rte_errno));
+                goto fail;
+            }
+        }
+    }
+    /* Queues: to the distributor, or queue q of every port to worker q. */
+    for (unsigned p = 0; p < c->n_ports; p++) {
+        for (uint16_t q = 0; q < nq[p]; q++) {
+            struct rxq rq = {.port = c->port_ids[p], .queue = q, .eof = false};
+            if (need_dist) {
+                c->dist->qs[c->dist->n_qs++] = rq;
+            } else {
+                struct fp_worker *w = &c->workers[q % c->n_workers];
+                if (w->n_qs < MAX_QUEUES)
+                    w->qs[w->n_qs++] = rq;
+            }
+        }
+    }
+    if (need_dist)
+        c->dist->lcore = lcore;
+    fp_log(FP_LOG_INFO, LOGM, "%u port(s), %u worker(s)%s, %u flows per worker, %s", c->n_ports,
+           c->n_workers, need_dist ? " behind a distributor" : " polling their queues",
+           cfg->flow_capacity, c->offline ? "capture file (packet clock)" : "live (TSC clock)");
+    return c;
+
+fail:
+    fp_capture_destroy(c);
+    errno = err;
+    return NULL;
+}
+
+void fp_capture_request_stop(struct fp_capture *c)
+{
+    atomic_store_explicit(&c->stop, true, memory_order_relaxed);
+}
+
+unsigned fp_capture_worker_count(const struct fp_capture *c)
+{
+    return c->n_workers;
+}
+
+static void add_stats(struct fp_worker_stats *sum, const struct fp_worker_stats *s)
+{
+#define FP_X_SUM(name, desc) sum->name += __atomic_load_n(&s->name, __ATOMIC_RELAXED);
+    FP_WORKER_COUNTERS(FP_X_SUM)
+#undef FP_X_SUM
+    for (unsigned i = 0; i < FP_DECODE_RESULT_MAX; i++)
+        sum->decode[i] += __atomic_load_n(&s->decode[i], __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < FP_DECODE_NOTE_COUNT; i++)
+        sum->notes[i] += __atomic_load_n(&s->notes[i], __ATOMIC_RELAXED);
+    uint64_t f = __atomic_load_n(&s->first_ignored_ms, __ATOMIC_RELAXED);
+    if (f && (!sum->first_ignored_ms || f < sum->first_ignored_ms))
+        sum->first_ignored_ms = f;
+    uint64_t l = __atomic_load_n(&s->last_ignored_ms, __ATOMIC_RELAXED);
+    if (l > sum->last_ignored_ms)
+        sum->last_ignored_ms = l;
+    uint64_t ts = __atomic_load_n(&s->last_ts_ns, __ATOMIC_RELAXED);
+    if (ts > sum->last_ts_ns)
+        sum->last_ts_ns = ts;
+}
+
+void fp_capture_get_totals(const struct fp_capture *c, struct fp_capture_totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (unsigned i = 0; i < c->n_workers; i++) {
+        add_stats(&t->sum, &c->workers[i].stats);
+        const struct fp_flow_stats *fs = fp_flow_table_stats(c->workers[i].ft);
+#define FP_X_SUM(name, desc) t->flow.name += __atomic_load_n(&fs->name, __ATOMIC_RELAXED);
+        FP_FLOW_COUNTERS(FP_X_SUM)
+#undef FP_X_SUM
+        t->flow.active += __atomic_load_n(&fs->active, __ATOMIC_RELAXED);
+    }
+    if (c->dist)
+        add_stats(&t->sum, &c->dist->stats);
+    t->rx_packets = t->sum.rx_packets;
+    t->metered = t->sum.decode[FP_DECODE_OK];
+    for (unsigned i = 1; i < FP_DECODE_RESULT_MAX; i++)
+        t->not_metered += t->sum.decode[i];
+    t->dropped = t->sum.dist_ring_full;
+    t->flows_created = t->flow.created;
+    t->records_ring_full = t->sum.export_ring_full;
+    for (unsigned p = 0; p < c->n_ports; p++) {
+        struct rte_eth_stats es;
+        if (rte_eth_stats_get(c->port_ids[p], &es) == 0) {
+            t->port_missed += es.imissed;
+            t->port_errors += es.ierrors;
+            t->port_nombuf += es.rx_nombuf;
+        }
+    }
+}
+
+static void show_progress(const struct fp_capture *c, uint64_t t0_ns, bool final)
+{
+    struct fp_capture_totals t;
+    fp_capture_get_totals(c, &t);
+    double el = (double)(fp_time_monotonic_ns() - t0_ns) / 1e9;
+    double rate = el > 0 ? (double)t.rx_packets / el / 1e6 : 0;
+    char pct[32] = "";
+    if (c->offline && c->file_size) {
+        /* pcap: 24-byte file header, 16 bytes per packet record (pcapng: approximate). */
+        double done = (double)(24 + t.sum.rx_bytes + 16 * t.rx_packets) / (double)c->file_size;
+        snprintf(pct, sizeof(pct), ", %5.1f%% of file", FP_MIN(done, 1.0) * 100);
+    }
+    fprintf(stderr, "\r%12" PRIu64 " packets, %10" PRIu64 " flows%s, %.2f Mpps%s", t.rx_packets,
+            t.flow.created, pct, rate, final ? "\n" : "");
+    fflush(stderr);
+}
+
+int fp_capture_run(struct fp_capture *c)
+{
+    for (unsigned i = 0; i < c->n_workers; i++) {
+        int ret = rte_eal_remote_launch(worker_main, &c->workers[i], c->workers[i].lcore);
+        if (ret < 0) {
+            fp_log(FP_LOG_ERR, LOGM, "launch worker %u on lcore %u: %s", i, c->workers[i].lcore,
+                   rte_strerror(-ret));
+            fp_capture_request_stop(c);
+            rte_eal_mp_wait_lcore();
+            return ret;
+        }
+    }
+    if (c->dist && rte_eal_remote_launch(dist_main, c, c->dist->lcore) < 0) {
+        fp_capture_request_stop(c);
+        rte_eal_mp_wait_lcore();
+        return -EIO;
+    }
+    bool tty = c->cfg->progress && isatty(STDERR_FILENO);
+    uint64_t t0 = fp_time_monotonic_ns(), last_show = t0;
+    uint64_t deadline = c->cfg->duration_s ? t0 + (uint64_t)c->cfg->duration_s * FP_NS_PER_S : 0;
+    for (;;) {
+        bool all_done = true;
+        for (unsigned i = 0; i < c->n_workers; i++)
+            all_done &= atomic_load_explicit(&c->workers[i].done, memory_order_acquire);
+        if (all_done)
+            break;
+        usleep(10000);
+        uint64_t now = fp_time_monotonic_ns();
+        if (deadline && now >= deadline)
+            fp_capture_request_stop(c);
+        if (tty && now - last_show >= 500 * FP_NS_PER_MS) {
+            show_progress(c, t0, false);
+            last_show = now;
+        }
+    }
+    rte_eal_mp_wait_lcore();
+    if (tty)
+        show_progress(c, t0, true);
+    return 0;
+}
+
+void fp_capture_destroy(struct fp_capture *c)
+{
+    if (!c)
+        return;
+    for (unsigned p = 0; p < c->n_ports; p++) {
+        (void)rte_eth_dev_stop(c->port_ids[p]);
+        (void)rte_eth_dev_close(c->port_ids[p]);
+    }
+    if (c->workers) {
+        for (unsigned i = 0; i < c->n_workers; i++) {
+            fp_flow_table_destroy(c->workers[i].ft);
+            rte_ring_free(c->workers[i].in_ring);
+        }
+        rte_free(c->workers);
+    }
+    rte_free(c->dist);
+    rte_mempool_free(c->pool);
+    free(c);
+}

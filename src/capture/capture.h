@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Capture: DPDK EAL, ports (PCI devices or vdevs), RX queues, the optional distributor and
+ * the worker lcores that run decode → flow for every packet. Pipeline place: the start.
+ *
+ * Threads: fp_capture_run() is called on the main lcore; it launches one worker per
+ * worker lcore (each owns its flow table and the producer side of its export ring), plus a
+ * distributor lcore when a port has fewer RX queues than there are workers. The main lcore
+ * only watches (progress, stop). fp_capture_request_stop() is async-signal-safe.
+ */
+#ifndef FP_CAPTURE_H
+#define FP_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "decode/decode.h"
+#include "flow/flow.h"
+
+struct rte_ring;
+
+/** Per-worker counters (single writer: that worker, or the distributor for decode). */
+#define FP_WORKER_COUNTERS(X)                                                               \
+    X(rx_packets, "packets received from the port")                                       \
+    X(rx_bytes, "bytes received (frame length)")                                          \
+    X(dist_ring_full, "packets dropped: distributor to worker ring full (live)")          \
+    X(export_ring_full, "records dropped: worker to exporter ring full (live)")           \
+    X(export_ring_full_packets, "packets in records dropped for a full export ring")      \
+    X(export_ring_full_octets, "octets in records dropped for a full export ring")        \
+    X(export_ring_waits, "times a worker waited for the export ring (capture file)")      \
+    X(ignored_octets, "octets of packets not metered")
+
+struct fp_worker_stats {
+#define FP_X_FIELD(name, desc) uint64_t name;
+    FP_WORKER_COUNTERS(FP_X_FIELD)
+#undef FP_X_FIELD
+    uint64_t decode[FP_DECODE_RESULT_MAX];   /**< by result; [OK] = metered */
+    uint64_t notes[FP_DECODE_NOTE_COUNT];    /**< annotations on metered packets */
+    uint64_t first_ignored_ms;
+    uint64_t last_ignored_ms;
+    uint64_t last_ts_ns;                     /**< worker clock */
+} FP_CACHE_ALIGNED;
+
+/** Totals for the exit report and the metering statistics. */
+struct fp_capture_totals {
+    uint64_t rx_packets;
+    uint64_t metered;
+    uint64_t not_metered;           /**< sum of decode results other than OK */
+    uint64_t dropped;               /**< ring drops (live) */
+    uint64_t port_missed;           /**< rte_eth_stats imissed */
+    uint64_t port_errors;           /**< rte_eth_stats ierrors */
+    uint64_t port_nombuf;           /**< rte_eth_stats rx_nombuf */
+    uint64_t flows_created;
+    uint64_t records_ring_full;
+    struct fp_worker_stats sum;
+    struct fp_flow_stats flow;
+};
+
+struct fp_capture;
+
+/**
+ * Initialise the EAL from cfg->eal_args (plus the capture file vdev, lcores and memory
+ * when not given). Call once, after the configuration was validated.
+ * @return 0, or -EINVAL (EAL refused its arguments; logged)
+ */
+int fp_capture_eal_init(const struct fp_config *cfg, const char *prog);
+
+/**
+ * Create ports, mempool, rings, workers and their flow tables.
+ * @param export_rings one ring per worker (cfg->workers), producer side given to workers
+ * @return the capture, or NULL with errno set (logged)
+ */
+struct fp_capture *fp_capture_create(const struct fp_config *cfg,
+                                     struct rte_ring *const *export_rings);
+
+/**
+ * Run until the capture file ends, the duration elapses or a stop is requested; workers
+ * then export every flow still in their cache (flowEndReason forced end).
+ * @return 0, or -errno
+ */
+int fp_capture_run(struct fp_capture *c);
+
+/** Ask the capture to stop (async-signal-safe). */
+void fp_capture_request_stop(struct fp_capture *c);
+
+/** Sum counters over workers (any thread; relaxed reads). */
+void fp_capture_get_totals(const struct fp_capture *c, struct fp_capture_totals *t);
+
+/** Number of workers. */
+unsigned fp_capture_worker_count(const struct fp_capture *c);
+
+/** Stop ports and free everything (NULL accepted). */
+void fp_capture_destroy(struct fp_capture *c);
+
+/** Clean up the EAL (after fp_capture_destroy). */
+void fp_capture_eal_fini(void);
+
+#endif /* FP_CAPTURE_H */

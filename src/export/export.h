@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Export: worker → exporter ring and the IPFIX exporter (libfixbuf encoder, UDP/TCP/file).
+ * Pipeline place: flow → **export** → collectors.
+ *
+ * Threads and ownership:
+ * - Each worker owns the producer side of one SP/SC ring (fp_export_ring_put*, below; no
+ *   allocation, no lock, no syscall). Records travel by value (struct fp_flow_record).
+ * - One exporter pthread (fp_exporter_start) owns the consumer side of every ring and every
+ *   libfixbuf object, socket and file. Workers never call libfixbuf.
+ * - fp_exporter_create/start/stop/destroy run on the main thread. fp_exporter_get_stats may
+ *   run on any thread (relaxed atomic counters, error text under a mutex).
+ * The rings are plain memory (no EAL, no memzone): unit tests and tools need no EAL.
+ */
+#ifndef FP_EXPORT_H
+#define FP_EXPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "config/config.h"
+#include "flow/flow.h"
+
+FP_STATIC_ASSERT(sizeof(struct fp_flow_record) % 4 == 0, "rte_ring elem size must be 4*n");
+
+/** Ring element size in bytes. */
+#define FP_EXPORT_RING_ESIZE ((unsigned)sizeof(struct fp_flow_record))
+
+/**
+ * Create an SP/SC ring of flow records without EAL (aligned heap memory + rte_ring_init).
+ * @param name   ring name (copied; need not be unique: no memzone is used)
+ * @param count  usable capacity in records (any value 1..2^28; exact, not rounded)
+ * @return the ring, or NULL with errno = EINVAL (bad count) or ENOMEM.
+ * Thread: main thread, before workers start.
+ */
+struct rte_ring *fp_export_ring_create(const char *name, unsigned count);
+
+/** Free a ring from fp_export_ring_create(). Accepts NULL. */
+void fp_export_ring_free(struct rte_ring *r);
+
+/**
+ * Hand one record to the exporter (worker side; copies the record into the ring).
+ * @return true if enqueued, false if the ring is full (the caller counts the loss in
+ *         fp_metering_stats.records_ring_full, or retries).
+ */
+static inline bool fp_export_ring_put(struct rte_ring *r, const struct fp_flow_record *rec)
+{
+    /* DPDK 22.11 takes a non-const pointer but only reads it. */
+    return rte_ring_sp_enqueue_elem(r, (void *)(uintptr_t)rec, FP_EXPORT_RING_ESIZE) == 0;
+}
+
+/**
+ * Hand up to @p n records to the exporter (worker side).
+ * @return the number enqueued (0..n, from the front of @p recs); the rest did not fit.
+ */
+static inline unsigned fp_export_ring_put_burst(struct rte_ring *r,
+                                                const struct fp_flow_record *recs, unsigned n)
+{
+    return rte_ring_sp_enqueue_burst_elem(r, (void *)(uintptr_t)recs, FP_EXPORT_RING_ESIZE, n,
+                                          NULL);
+}
+
+/**
+ * Metering Process counters, supplied by the caller through a callback (the exporter cannot
+ * see worker counters). Totals since start; times in ms since the UNIX epoch (0: none).
+ */
+struct fp_metering_stats {
+    uint64_t packets_observed;
+    uint64_t packets_ignored;        /**< packets seen but not metered (not IP, bad header) */
+    uint64_t octets_ignored;         /**< their octets */
+    uint64_t first_ignored_ms;
+    uint64_t last_ignored_ms;
+    uint64_t flows_dropped_resources; /**< flows lost for lack of resources */
+    uint64_t records_ring_full;      /**< records lost because a ring was full */
+    uint64_t packets_ring_full;      /**< packets in those records (0 if not counted) */
+    uint64_t octets_ring_full;       /**< octets in those records (0 if not counted) */
+};
+
+/** Transport state of one collector. */
+enum fp_collector_state {
+    FP_COLLECTOR_STATE_DOWN,       /**< TCP: not connected, waiting to retry */
+    FP_COLLECTOR_STATE_CONNECTING, /**< TCP: non-blocking connect in progress */
+    FP_COLLECTOR_STATE_UP,         /**< sending */
+    FP_COLLECTOR_STATE_CLOSED,     /**< after fp_exporter_stop */
+};
+
+#define FP_EXPORT_ERR_LEN 160
+
+/** Per-collector statistics (snapshot). */
+struct fp_collector_stats {
+    uint64_t messages;          /**< IPFIX messages sent (templates, data, options) */
+    uint64_t records;           /**< flow data records sent */
+    uint64_t octets;            /**< message octets sent */
+    uint64_t records_not_sent;  /**< flow records dropped (collector down, send error) */
+    uint64_t packets_not_sent;  /**< packets represented by those records */
+    uint64_t octets_not_sent;   /**< octets represented by those records */
+    uint64_t reconnects;        /**< TCP connections established after the first one */
+    uint64_t template_sends;    /**< times the template set was (re)sent */
+    uint64_t empty_sets_removed; /**< libfixbuf 2.4.1 empty Sets stripped (should stay 0) */
+    enum fp_collector_state state;
+    char last_error[FP_EXPORT_ERR_LEN]; /**< "" when no error yet */
+};
+
+/** Exporter parameters. */
+struct fp_exporter_params {
+    const struct fp_config *cfg;     /**< copied by fp_exporter_create */
+    struct rte_ring *const *rings;   /**< one per worker; consumer side moves to the exporter */
+    unsigned n_rings;
+    /** Called on the exporter thread to fill Metering Process statistics; may be NULL. */
+    void (*metering_stats)(void *arg, struct fp_metering_stats *out);
+    void *metering_arg;
+    /* Optional tuning (0 = default). */
+    uint32_t tcp_retry_min_ms;       /**< first TCP reconnect delay (default 1000) */
+    uint32_t tcp_retry_max_ms;       /**< backoff cap (default 60000, RFC 7011 §10.4.4) */
+    uint32_t flush_ms;               /**< max age of a half-full message (default 1000) */
+    uint32_t exporting_process_id;   /**< exportingProcessId (default getpid()) */
+};
+
+struct fp_exporter;
+
+/**
+ * Create the exporter: resolve and open every collector (UDP socket, file, TCP connect).
+ * A TCP collector that is down is not fatal: it is retried with exponential backoff and the
+ * records it misses are counted as not sent.
+ * @return the exporter, or NULL with errno = EINVAL (bad params, unresolvable host,
+ *         mtu too small), ENOMEM, or the errno of opening a file / creating a socket.
+ * Thread: main thread.
+ */
+struct fp_exporter *fp_exporter_create(const struct fp_exporter_params *params);
+
+/**
+ * Start the exporter thread.
+ * @return 0, -EALREADY if started, or -errno from pthread_create.
+ */
+int fp_exporter_start(struct fp_exporter *ex);
+
+/**
+ * Stop after every producer has finished: the thread drains every ring, flushes every
+ * collector, sends final statistics options records, closes the transports and is joined.
+ * @return 0, or -EINVAL if the exporter was not started.
+ */
+int fp_exporter_stop(struct fp_exporter *ex);
+
+/** Stop if running, free everything. Accepts NULL. Does not free the rings. */
+void fp_exporter_destroy(struct fp_exporter *ex);
+
+/** Number of collectors. */
+unsigned fp_exporter_collector_count(const struct fp_exporter *ex);
+
+/**
+ * Snapshot of one collector's statistics (any thread).
+ * @param collector  index in cfg->collectors; out of range → zeroed stats.
+ */
+void fp_exporter_get_stats(const struct fp_exporter *ex, unsigned collector,
+                           struct fp_collector_stats *out);
+
+#endif /* FP_EXPORT_H */

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Worker → exporter ring: an rte_ring in elem mode on plain aligned memory (no EAL). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export/export.h"
+
+struct rte_ring *fp_export_ring_create(const char *name, unsigned count)
+{
+    if (count == 0 || count > RTE_RING_SZ_MASK) {
+        errno = EINVAL;
+        return NULL;
+    }
+    /* RING_F_EXACT_SZ: capacity is exactly count; storage is the next power of two above. */
+    unsigned slots = rte_align32pow2(count + 1);
+    ssize_t sz = rte_ring_get_memsize_elem(FP_EXPORT_RING_ESIZE, slots);
+    if (sz < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t alloc = ((size_t)sz + RTE_CACHE_LINE_SIZE - 1) & ~((size_t)RTE_CACHE_LINE_SIZE - 1);
+    struct rte_ring *r = aligned_alloc(RTE_CACHE_LINE_SIZE, alloc);
+    if (r == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(r, 0, alloc);
+    int rc = rte_ring_init(r, name ? name : "fp_export", count,
+                           RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+    if (rc < 0) {
+        free(r);
+        errno = -rc;
+        return NULL;
+    }
+    return r;
+}
+
+void fp_export_ring_free(struct rte_ring *r)
+{
+    free(r);
+}

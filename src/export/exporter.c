@@ -1,0 +1,1001 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The exporter thread: drains the worker rings, encodes IPFIX with libfixbuf ("Design B":
+ * fbExporterAllocBuffer + manual mode, one session per collector transport session) and ships
+ * every emitted message over UDP, TCP or to a file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export/export_internal.h"
+
+#define BURST 32
+#define IDLE_SLEEP_NS 500000L     /* 0.5 ms nap when every ring is empty */
+#define UDP_MTU_DEFAULT 1400
+#define UDP_MTU_MIN 256           /* the largest template must fit in one message */
+#define TCP_MSG_SIZE 16384
+#define FILE_MSG_SIZE 65000
+#define CONNECT_TIMEOUT_MS 3000
+#define CONNECT_WAIT_CREATE_MS 1000
+#define SEND_TIMEOUT_MS 500
+#define PEER_CHECK_MS 100
+#define LOG_INTERVAL_MS 10000     /* at most one repeated error line per collector per 10 s */
+#define IPFIX_HDR 16
+
+static const uint16_t uni_tids[] = {FP_TID_UNI4, FP_TID_UNI6, FP_TID_MP_STATS};
+static const uint16_t bi_tids[] = {FP_TID_BI4, FP_TID_BI6, FP_TID_MP_STATS};
+
+static uint64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t mono_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+static uint64_t wall_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}
+
+/* The module's single log sink (to be replaced by fp_log). */
+static void __attribute__((format(printf, 2, 3))) export_log(const char *who, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "flowpulse: export: collector %s: %s\n", who, line);
+}
+
+/* Record the error text for get_stats and log it (rate-limited per collector). */
+static void __attribute__((format(printf, 2, 3))) coll_error(struct fp_collector *c,
+                                                             const char *fmt, ...)
+{
+    char msg[FP_EXPORT_ERR_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&c->err_lock);
+    bool same = strcmp(msg, c->last_error) == 0;
+    snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
+    pthread_mutex_unlock(&c->err_lock);
+    uint64_t now = mono_ms();
+    if (!same || now >= c->next_log_ms) {
+        export_log(c->name, "%s", msg);
+        c->next_log_ms = now + LOG_INTERVAL_MS;
+    }
+}
+
+static void set_state(struct fp_collector *c, enum fp_collector_state s)
+{
+    atomic_store_explicit(&c->st_state, (int)s, memory_order_relaxed);
+}
+
+static void stat_add(_Atomic uint64_t *ctr, uint64_t v)
+{
+    atomic_fetch_add_explicit(ctr, v, memory_order_relaxed);
+}
+
+static void coll_not_sent(struct fp_collector *c, uint64_t flows, uint64_t pkts, uint64_t octs)
+{
+    if (flows == 0)
+        return;
+    uint64_t now = wall_ms();
+    if (c->first_not_sent_ms == 0)
+        c->first_not_sent_ms = now;
+    c->last_not_sent_ms = now;
+    stat_add(&c->st_not_sent, flows);
+    stat_add(&c->st_not_sent_packets, pkts);
+    stat_add(&c->st_not_sent_octets, octs);
+}
+
+static void coll_drop_pending(struct fp_collector *c)
+{
+    coll_not_sent(c, c->pend_flows, c->pend_packets, c->pend_octets);
+    c->pend_flows = c->pend_packets = c->pend_octets = 0;
+}
+
+static bool is_eom(const GError *err)
+{
+    return err != NULL && g_error_matches(err, FB_ERROR_DOMAIN, FB_ERROR_EOM);
+}
+
+/* ---------------------------------------------------------------- transports */
+
+static int transport_send(struct fp_collector *c, const uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    switch (c->cfg->transport) {
+    case FP_TRANSPORT_UDP: {
+        ssize_t n = send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0)
+            return -errno;
+        return (size_t)n == len ? 0 : -EMSGSIZE;
+    }
+    case FP_TRANSPORT_TCP:
+        while (off < len) {
+            ssize_t n = send(c->fd, buf + off, len - off, MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+            off += (size_t)n;
+        }
+        return 0;
+    case FP_TRANSPORT_FILE:
+        while (off < len) {
+            ssize_t n = write(c->fd, buf + off, len - off);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                return -errno;
+            off += (size_t)n;
+        }
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static void coll_tcp_down(struct fp_collector *c, uint64_t now);
+
+/* ---------------------------------------------------------------- libfixbuf session */
+
+static void coll_session_close(struct fp_collector *c)
+{
+    if (c->fb == NULL)
+        return;
+    coll_drop_pending(c);
+    fBufFree(c->fb); /* frees session and exporter; msgbuf stays ours */
+    c->fb = NULL;
+    c->cur_tid = 0;
+}
+
+/*
+ * Emit the message being built and ship it. The caller must re-check c->fb afterwards: a TCP
+ * send failure tears the session down.
+ */
+static int coll_emit(struct fp_collector *c)
+{
+    GError *err = NULL;
+    if (c->fb == NULL)
+        return -ENOTCONN;
+    c->msgbuf[0] = c->msgbuf[1] = 0; /* detects "nothing emitted" */
+    if (!fBufEmit(c->fb, &err)) {
+        coll_error(c, "fBufEmit: %s", err ? err->message : "?");
+        g_clear_error(&err);
+        coll_drop_pending(c);
+        return -EIO;
+    }
+    if (c->msgbuf[0] != 0 || c->msgbuf[1] != 10) {
+        coll_drop_pending(c); /* nothing emitted: nothing can be pending */
+        return 0;
+    }
+    size_t len = fbExporterGetMsgLen(fBufGetExporter(c->fb));
+    unsigned removed = 0;
+    size_t out = fp_export_strip_empty_sets(c->msgbuf, len, &removed);
+    if (removed)
+        stat_add(&c->st_empty_sets, removed);
+    if (out == 0) {
+        coll_error(c, "libfixbuf produced a malformed message (%zu bytes)", len);
+        coll_drop_pending(c);
+        return -EPROTO;
+    }
+    if (out <= IPFIX_HDR) {
+        coll_drop_pending(c);
+        return 0;
+    }
+    int rc = transport_send(c, c->msgbuf, out);
+    if (rc == 0) {
+        stat_add(&c->st_messages, 1);
+        stat_add(&c->st_records, c->pend_flows);
+        stat_add(&c->st_octets, out);
+        c->msgs_since_tmpl++;
+        c->pend_flows = c->pend_packets = c->pend_octets = 0;
+        return 0;
+    }
+    coll_error(c, "send: %s", strerror(-rc));
+    coll_drop_pending(c);
+    if (c->cfg->transport == FP_TRANSPORT_TCP)
+        coll_tcp_down(c, mono_ms());
+    return rc;
+}
+
+static size_t template_wire_size(const struct fp_ipfix_template *t)
+{
+    size_t n = 4 + 4 + (t->scope ? 2 : 0); /* set header + template header (+ scope count) */
+    for (unsigned i = 0; i < t->n_fields; i++)
+        if (!t->fields[i].internal_only)
+            n += 8; /* field specifier, with room for an enterprise number */
+    return n;
+}
+
+/*
+ * Export one template. Emitting first when it may not fit avoids the libfixbuf 2.4.1 empty
+ * Set; on EOM anyway, emit (the message is sanitised) and retry once in a fresh message.
+ */
+static int coll_export_one(struct fp_collector *c, uint16_t tid)
+{
+    GError *err = NULL;
+    const struct fp_ipfix_template *t = fp_export_template_get(tid);
+    if (fBufRemaining(c->fb) < template_wire_size(t)) {
+        coll_emit(c);
+        if (c->fb == NULL)
+            return -ENOTCONN;
+    }
+    for (int tries = 0; tries < 2; tries++) {
+        if (fbSessionExportTemplate(fBufGetSession(c->fb), tid, &err))
+            return 0;
+        if (tries == 0 && is_eom(err)) {
+            g_clear_error(&err);
+            coll_emit(c);
+            if (c->fb == NULL)
+                return -ENOTCONN;
+            continue;
+        }
+        break;
+    }
+    coll_error(c, "template %s: %s", t->label, err ? err->message : "?");
+    g_clear_error(&err);
+    return -EIO;
+}
+
+/* (Re)send every template: data-domain ones, then the exporting-process one in domain 0. */
+static int coll_export_templates(struct fp_collector *c)
+{
+    uint32_t odid = c->ex->cfg.observation_domain;
+    const uint16_t *tids = c->cfg->biflow ? bi_tids : uni_tids;
+    int rc;
+
+    coll_emit(c); /* data already built goes first, under the templates it was built with */
+    if (c->fb == NULL)
+        return -ENOTCONN;
+    for (unsigned i = 0; i < FP_ARRAY_SIZE(uni_tids); i++)
+        if ((rc = coll_export_one(c, tids[i])) < 0)
+            return rc;
+    if (odid != 0) {
+        coll_emit(c);
+        if (c->fb == NULL)
+            return -ENOTCONN;
+        fbSessionSetDomain(fBufGetSession(c->fb), 0);
+    }
+    rc = coll_export_one(c, FP_TID_EP_STATS);
+    if (rc == 0)
+        coll_emit(c); /* a send error is counted; only a lost session is fatal here */
+    if (c->fb != NULL && odid != 0)
+        fbSessionSetDomain(fBufGetSession(c->fb), odid);
+    c->cur_tid = 0;
+    if (rc == 0 && c->fb == NULL)
+        rc = -ENOTCONN;
+    if (rc < 0)
+        return rc;
+    c->tmpl_sent_ms = mono_ms();
+    c->msgs_since_tmpl = 0;
+    stat_add(&c->st_template_sends, 1);
+    return 0;
+}
+
+static int add_template(struct fp_collector *c, fbSession_t *s, uint16_t tid, bool internal)
+{
+    GError *err = NULL;
+    int rc;
+    fbTemplate_t *t = fp_export_template_build(c->ex->model, fp_export_template_get(tid),
+                                               internal, &rc);
+    if (t == NULL)
+        return rc;
+    uint16_t id = internal ? FP_TID_INTERNAL(tid) : tid;
+    if (fbSessionAddTemplate(s, internal, id, t, &err) != id) {
+        coll_error(c, "add template %u: %s", id, err ? err->message : "?");
+        g_clear_error(&err);
+        fbTemplateFreeUnused(t);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* New transport session: fresh libfixbuf session (sequence 0), all templates sent first. */
+static int coll_session_open(struct fp_collector *c)
+{
+    uint32_t odid = c->ex->cfg.observation_domain;
+    const uint16_t *tids = c->cfg->biflow ? bi_tids : uni_tids;
+    fbSession_t *s = fbSessionAlloc(c->ex->model);
+    int rc;
+
+    if (s == NULL)
+        return -ENOMEM;
+    /* Internal templates (one table per session), then external ones per domain, all before
+     * fBufAllocForExport (afterwards libfixbuf would try to export them at once). */
+    for (unsigned i = 0; i < FP_ARRAY_SIZE(uni_tids); i++)
+        if ((rc = add_template(c, s, tids[i], true)) < 0)
+            goto fail;
+    if ((rc = add_template(c, s, FP_TID_EP_STATS, true)) < 0)
+        goto fail;
+    fbSessionSetDomain(s, 0);
+    if ((rc = add_template(c, s, FP_TID_EP_STATS, false)) < 0)
+        goto fail;
+    fbSessionSetDomain(s, odid);
+    for (unsigned i = 0; i < FP_ARRAY_SIZE(uni_tids); i++)
+        if ((rc = add_template(c, s, tids[i], false)) < 0)
+            goto fail;
+
+    fbExporter_t *x = fbExporterAllocBuffer(c->msgbuf, c->msgsize);
+    if (x == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    c->fb = fBufAllocForExport(s, x);
+    if (c->fb == NULL) {
+        fbExporterClose(x);
+        rc = -ENOMEM;
+        goto fail;
+    }
+    fBufSetAutomaticMode(c->fb, FALSE);
+    c->cur_tid = 0;
+    c->pend_flows = c->pend_packets = c->pend_octets = 0;
+    return coll_export_templates(c);
+fail:
+    fbSessionFree(s);
+    return rc;
+}
+
+static void coll_maybe_refresh(struct fp_collector *c, uint64_t now);
+
+/* Append one data record (flows > 0: a flow record, counted for exported/not-sent). */
+static int coll_append(struct fp_collector *c, uint16_t tid, const void *rec, size_t len,
+                       uint64_t flows, uint64_t pkts, uint64_t octs)
+{
+    GError *err = NULL;
+    if (c->fb == NULL) {
+        coll_not_sent(c, flows, pkts, octs);
+        return -ENOTCONN;
+    }
+    /* EOM: the message is full, or templates were just exported (libfixbuf wants a new
+     * message after them). Emit and retry; a third EOM means the record never fits. */
+    for (int tries = 0; tries < 3; tries++) {
+        if (c->cur_tid != tid) {
+            if (!fBufSetInternalTemplate(c->fb, FP_TID_INTERNAL(tid), &err) ||
+                !fBufSetExportTemplate(c->fb, tid, &err)) {
+                coll_error(c, "set template %u: %s", tid, err ? err->message : "?");
+                g_clear_error(&err);
+                coll_not_sent(c, flows, pkts, octs);
+                return -EINVAL;
+            }
+            c->cur_tid = tid;
+        }
+        /* libfixbuf reads the record only (non-const in its API). */
+        if (fBufAppend(c->fb, (uint8_t *)(uintptr_t)rec, len, &err)) {
+            if (c->pend_flows == 0)
+                c->pend_since_ms = mono_ms();
+            c->pend_flows += flows;
+            c->pend_packets += pkts;
+            c->pend_octets += octs;
+            return 0;
+        }
+        if (tries < 2 && is_eom(err)) {
+            g_clear_error(&err);
+            coll_emit(c);
+            /* a refresh due now goes before this record (not inside domain 0) */
+            if (tid != FP_TID_EP_STATS)
+                coll_maybe_refresh(c, mono_ms());
+            if (c->fb == NULL) {
+                coll_not_sent(c, flows, pkts, octs);
+                return -ENOTCONN;
+            }
+            continue;
+        }
+        break;
+    }
+    coll_error(c, "fBufAppend template %u: %s", tid, err ? err->message : "?");
+    g_clear_error(&err);
+    coll_not_sent(c, flows, pkts, octs);
+    return -EIO;
+}
+
+static void coll_maybe_refresh(struct fp_collector *c, uint64_t now)
+{
+    if (c->fb == NULL || c->cfg->transport != FP_TRANSPORT_UDP)
+        return;
+    const struct fp_config *cfg = &c->ex->cfg;
+    if ((cfg->template_refresh_s && now - c->tmpl_sent_ms >= cfg->template_refresh_s * 1000ull) ||
+        (cfg->template_refresh_msgs && c->msgs_since_tmpl >= cfg->template_refresh_msgs))
+        coll_export_templates(c);
+}
+
+/* ---------------------------------------------------------------- records */
+
+static uint64_t ns_ms(uint64_t ns)
+{
+    return ns / 1000000u;
+}
+
+static uint32_t ip4(const uint8_t *a)
+{
+    return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+}
+
+static uint16_t vlan_of(const struct fp_flow_record *r)
+{
+    return r->n_vlan ? (uint16_t)(r->vlan[0] & 0x0fff) : 0;
+}
+
+#define FILL_COMMON(o, r, d)                                                               \
+    do {                                                                                   \
+        (o).flow_start_ms = ns_ms((d)->first_ns);                                          \
+        (o).flow_end_ms = ns_ms((d)->last_ns);                                             \
+        (o).octets = (d)->bytes;                                                           \
+        (o).packets = (d)->packets;                                                        \
+        (o).flow_id = (r)->flow_id;                                                        \
+        (o).ingress = (uint32_t)(r)->port_id + 1;                                          \
+        (o).tcp_flags = (d)->tcp_flags;                                                    \
+        (o).icmp = (d)->icmp_type_code;                                                    \
+        (o).vlan = vlan_of(r);                                                             \
+        (o).proto = (r)->proto;                                                            \
+        (o).tos = (d)->tos;                                                                \
+        (o).ttl_min = (d)->ttl_min;                                                        \
+        (o).ttl_max = (d)->ttl_max;                                                        \
+        (o).end_reason = (r)->end_reason;                                                  \
+    } while (0)
+
+#define FILL_REVERSE(o, d)                                                                 \
+    do {                                                                                   \
+        (o).r_flow_start_ms = ns_ms((d)->first_ns);                                        \
+        (o).r_flow_end_ms = ns_ms((d)->last_ns);                                           \
+        (o).r_octets = (d)->bytes;                                                         \
+        (o).r_packets = (d)->packets;                                                      \
+        (o).r_tcp_flags = (d)->tcp_flags;                                                  \
+        (o).r_icmp = (d)->icmp_type_code;                                                  \
+        (o).r_tos = (d)->tos;                                                              \
+        (o).r_ttl_min = (d)->ttl_min;                                                      \
+        (o).r_ttl_max = (d)->ttl_max;                                                      \
+        (o).biflow_dir = 1;                                                                \
+    } while (0)
+
+static void put_uniflow(struct fp_collector *c, const struct fp_flow_record *r, unsigned d)
+{
+    const struct fp_flow_dir *dir = &r->dir[d];
+    const uint8_t *src = d ? r->dst : r->src;
+    const uint8_t *dst = d ? r->src : r->dst;
+    if (r->ip_version == 6) {
+        struct fp_ipfix_uni6 o = {0};
+        FILL_COMMON(o, r, dir);
+        memcpy(o.src, src, 16);
+        memcpy(o.dst, dst, 16);
+        o.sport = d ? r->dport : r->sport;
+        o.dport = d ? r->sport : r->dport;
+        coll_append(c, FP_TID_UNI6, &o, sizeof(o), 1, dir->packets, dir->bytes);
+    } else {
+        struct fp_ipfix_uni4 o = {0};
+        FILL_COMMON(o, r, dir);
+        o.src = ip4(src);
+        o.dst = ip4(dst);
+        o.sport = d ? r->dport : r->sport;
+        o.dport = d ? r->sport : r->dport;
+        coll_append(c, FP_TID_UNI4, &o, sizeof(o), 1, dir->packets, dir->bytes);
+    }
+}
+
+static void put_biflow(struct fp_collector *c, const struct fp_flow_record *r)
+{
+    uint64_t pkts = r->dir[0].packets + r->dir[1].packets;
+    uint64_t octs = r->dir[0].bytes + r->dir[1].bytes;
+    if (r->ip_version == 6) {
+        struct fp_ipfix_bi6 o = {0};
+        FILL_COMMON(o, r, &r->dir[0]);
+        FILL_REVERSE(o, &r->dir[1]);
+        memcpy(o.src, r->src, 16);
+        memcpy(o.dst, r->dst, 16);
+        o.sport = r->sport;
+        o.dport = r->dport;
+        coll_append(c, FP_TID_BI6, &o, sizeof(o), 1, pkts, octs);
+    } else {
+        struct fp_ipfix_bi4 o = {0};
+        FILL_COMMON(o, r, &r->dir[0]);
+        FILL_REVERSE(o, &r->dir[1]);
+        o.src = ip4(r->src);
+        o.dst = ip4(r->dst);
+        o.sport = r->sport;
+        o.dport = r->dport;
+        coll_append(c, FP_TID_BI4, &o, sizeof(o), 1, pkts, octs);
+    }
+}
+
+static void coll_put_flow(struct fp_collector *c, const struct fp_flow_record *r, uint64_t now)
+{
+    coll_maybe_refresh(c, now);
+    if (c->cfg->biflow) {
+        put_biflow(c, r);
+        return;
+    }
+    if (r->dir[0].packets > 0 || r->dir[1].packets == 0)
+        put_uniflow(c, r, 0);
+    if (r->dir[1].packets > 0)
+        put_uniflow(c, r, 1);
+}
+
+/* ---------------------------------------------------------------- options records */
+
+static void get_metering(struct fp_exporter *ex, struct fp_metering_stats *ms)
+{
+    memset(ms, 0, sizeof(*ms));
+    if (ex->metering_stats)
+        ex->metering_stats(ex->metering_arg, ms);
+}
+
+static void coll_send_stats(struct fp_collector *c, const struct fp_metering_stats *ms)
+{
+    uint32_t odid = c->ex->cfg.observation_domain;
+    if (c->fb == NULL)
+        return;
+    coll_maybe_refresh(c, mono_ms());
+    struct fp_ipfix_mp_stats mp = {
+        .odid = odid,
+        .exported_messages = atomic_load_explicit(&c->st_messages, memory_order_relaxed),
+        .exported_flows = atomic_load_explicit(&c->st_records, memory_order_relaxed),
+        .exported_octets = atomic_load_explicit(&c->st_octets, memory_order_relaxed),
+        .ignored_packets = ms->packets_ignored,
+        .ignored_octets = ms->octets_ignored,
+        .first_ignored_ms = ms->first_ignored_ms,
+        .last_ignored_ms = ms->last_ignored_ms,
+    };
+    coll_append(c, FP_TID_MP_STATS, &mp, sizeof(mp), 0, 0, 0);
+    coll_emit(c);
+    coll_maybe_refresh(c, mono_ms());
+    if (c->fb == NULL)
+        return;
+    /* Exporting-process statistics go in observation domain 0 (RFC 7011 §3.1). */
+    if (odid != 0)
+        fbSessionSetDomain(fBufGetSession(c->fb), 0);
+    c->cur_tid = 0;
+    struct fp_ipfix_ep_stats ep = {
+        .epid = c->ex->epid,
+        .not_sent_flows = atomic_load_explicit(&c->st_not_sent, memory_order_relaxed) +
+                          ms->records_ring_full,
+        .not_sent_packets =
+            atomic_load_explicit(&c->st_not_sent_packets, memory_order_relaxed) +
+            ms->packets_ring_full,
+        .not_sent_octets = atomic_load_explicit(&c->st_not_sent_octets, memory_order_relaxed) +
+                           ms->octets_ring_full,
+        .first_not_sent_ms = c->first_not_sent_ms,
+        .last_not_sent_ms = c->last_not_sent_ms,
+    };
+    coll_append(c, FP_TID_EP_STATS, &ep, sizeof(ep), 0, 0, 0);
+    coll_emit(c);
+    if (c->fb != NULL && odid != 0)
+        fbSessionSetDomain(fBufGetSession(c->fb), odid);
+    c->cur_tid = 0;
+}
+
+/* ---------------------------------------------------------------- TCP */
+
+static void coll_close_fd(struct fp_collector *c)
+{
+    if (c->fd < 0)
+        return;
+    if (c->cfg->transport == FP_TRANSPORT_TCP) {
+        char sink[256];
+        shutdown(c->fd, SHUT_WR);
+        /* unread input would turn close() into a RST that may discard our last message */
+        while (recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+            ;
+    }
+    close(c->fd);
+    c->fd = -1;
+}
+
+static void coll_tcp_down(struct fp_collector *c, uint64_t now)
+{
+    coll_session_close(c);
+    coll_close_fd(c);
+    set_state(c, FP_COLLECTOR_STATE_DOWN);
+    c->next_retry_ms = now + c->backoff_ms;
+    c->backoff_ms = FP_MIN(c->backoff_ms * 2, c->ex->retry_max_ms);
+}
+
+static void coll_tcp_established(struct fp_collector *c, uint64_t now)
+{
+    struct timeval tv = {SEND_TIMEOUT_MS / 1000, (SEND_TIMEOUT_MS % 1000) * 1000};
+    int fl = fcntl(c->fd, F_GETFL);
+    if (fl < 0 || fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+        coll_error(c, "socket setup: %s", strerror(errno));
+        coll_tcp_down(c, now);
+        return;
+    }
+    if (c->ever_connected)
+        stat_add(&c->st_reconnects, 1);
+    c->ever_connected = true;
+    c->backoff_ms = c->ex->retry_min_ms;
+    c->next_peer_check_ms = now + PEER_CHECK_MS;
+    set_state(c, FP_COLLECTOR_STATE_UP);
+    int rc = coll_session_open(c);
+    if (rc < 0 && atomic_load(&c->st_state) == FP_COLLECTOR_STATE_UP) {
+        coll_error(c, "session: %s", strerror(-rc));
+        coll_tcp_down(c, now);
+    }
+}
+
+static void coll_tcp_connect_start(struct fp_collector *c, uint64_t now)
+{
+    int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        coll_error(c, "socket: %s", strerror(errno));
+        coll_tcp_down(c, now);
+        return;
+    }
+    c->fd = fd;
+    if (connect(fd, (const struct sockaddr *)&c->addr, c->addr_len) == 0) {
+        coll_tcp_established(c, now);
+    } else if (errno == EINPROGRESS) {
+        c->connect_started_ms = now;
+        set_state(c, FP_COLLECTOR_STATE_CONNECTING);
+    } else {
+        coll_error(c, "connect: %s", strerror(errno));
+        coll_tcp_down(c, now);
+    }
+}
+
+static void coll_tcp_poll_connect(struct fp_collector *c, int timeout_ms)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+    int n = poll(&p, 1, timeout_ms);
+    uint64_t now = mono_ms();
+    if (n == 0) {
+        if (now - c->connect_started_ms >= CONNECT_TIMEOUT_MS) {
+            coll_error(c, "connect: timed out");
+            coll_tcp_down(c, now);
+        }
+        return;
+    }
+    int soerr = 0;
+    socklen_t sl = sizeof(soerr);
+    if (n < 0 || getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+        soerr = errno;
+    if (soerr != 0) {
+        coll_error(c, "connect: %s", strerror(soerr));
+        coll_tcp_down(c, now);
+        return;
+    }
+    coll_tcp_established(c, now);
+}
+
+/* Notice a collector that closed or reset the connection without waiting for a send error. */
+static void coll_tcp_check_peer(struct fp_collector *c, uint64_t now)
+{
+    char sink[256];
+    if (now < c->next_peer_check_ms)
+        return;
+    c->next_peer_check_ms = now + PEER_CHECK_MS;
+    for (;;) {
+        ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+        if (n > 0)
+            continue; /* collectors do not talk; ignore */
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
+        coll_error(c, "connection closed by collector%s%s", n < 0 ? ": " : "",
+                   n < 0 ? strerror(errno) : "");
+        coll_tcp_down(c, now);
+        return;
+    }
+}
+
+/* ---------------------------------------------------------------- periodic work */
+
+static void coll_tick(struct fp_collector *c, uint64_t now)
+{
+    if (c->cfg->transport == FP_TRANSPORT_TCP) {
+        switch ((enum fp_collector_state)atomic_load_explicit(&c->st_state,
+                                                              memory_order_relaxed)) {
+        case FP_COLLECTOR_STATE_DOWN:
+            if (now >= c->next_retry_ms)
+                coll_tcp_connect_start(c, now);
+            break;
+        case FP_COLLECTOR_STATE_CONNECTING:
+            coll_tcp_poll_connect(c, 0);
+            break;
+        case FP_COLLECTOR_STATE_UP:
+            coll_tcp_check_peer(c, now);
+            break;
+        case FP_COLLECTOR_STATE_CLOSED:
+            break;
+        }
+    }
+    if (c->fb == NULL)
+        return;
+    coll_maybe_refresh(c, now);
+    if (c->pend_flows && now - c->pend_since_ms >= c->ex->flush_ms)
+        coll_emit(c);
+}
+
+static void coll_close(struct fp_collector *c)
+{
+    coll_session_close(c);
+    coll_close_fd(c);
+    set_state(c, FP_COLLECTOR_STATE_CLOSED);
+}
+
+static void *exporter_thread(void *arg)
+{
+    struct fp_exporter *ex = arg;
+    struct fp_flow_record burst[BURST];
+    struct fp_metering_stats ms;
+    uint64_t last_tick = 0;
+
+    for (;;) {
+        bool stopping = atomic_load_explicit(&ex->stop, memory_order_acquire);
+        unsigned got = 0;
+        uint64_t now = mono_ms();
+        for (unsigned i = 0; i < ex->n_rings; i++) {
+            unsigned n = rte_ring_sc_dequeue_burst_elem(ex->rings[i], burst,
+                                                        FP_EXPORT_RING_ESIZE, BURST, NULL);
+            for (unsigned k = 0; k < n; k++)
+                for (unsigned j = 0; j < ex->n_coll; j++)
+                    coll_put_flow(&ex->coll[j], &burst[k], now);
+            got += n;
+        }
+        now = mono_ms();
+        if (got == 0 || now != last_tick) {
+            last_tick = now;
+            for (unsigned j = 0; j < ex->n_coll; j++)
+                coll_tick(&ex->coll[j], now);
+            if (ex->cfg.stats_interval_s && now >= ex->next_stats_ms) {
+                ex->next_stats_ms = now + ex->cfg.stats_interval_s * 1000ull;
+                get_metering(ex, &ms);
+                for (unsigned j = 0; j < ex->n_coll; j++)
+                    coll_send_stats(&ex->coll[j], &ms);
+            }
+        }
+        if (got == 0) {
+            if (stopping)
+                break; /* producers are done and every ring is empty */
+            struct timespec ts = {0, IDLE_SLEEP_NS};
+            nanosleep(&ts, NULL);
+        }
+    }
+
+    get_metering(ex, &ms);
+    for (unsigned j = 0; j < ex->n_coll; j++) {
+        struct fp_collector *c = &ex->coll[j];
+        if (c->fb == NULL)
+            continue;
+        coll_emit(c);
+        coll_send_stats(c, &ms);
+        coll_close(c);
+    }
+    for (unsigned j = 0; j < ex->n_coll; j++)
+        coll_close(&ex->coll[j]);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static int resolve(struct fp_collector *c, int socktype)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = socktype,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", (unsigned)c->cfg->port);
+    int rc = getaddrinfo(c->cfg->host, port, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        coll_error(c, "cannot resolve %s: %s", c->cfg->host, gai_strerror(rc));
+        return -EINVAL;
+    }
+    memcpy(&c->addr, res->ai_addr, res->ai_addrlen);
+    c->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int coll_init(struct fp_exporter *ex, unsigned idx)
+{
+    struct fp_collector *c = &ex->coll[idx];
+    const struct fp_collector_config *cc = &ex->cfg.collectors[idx];
+    int rc;
+
+    c->ex = ex;
+    c->cfg = cc;
+    c->idx = idx;
+    c->fd = -1;
+    pthread_mutex_init(&c->err_lock, NULL);
+    char name[sizeof(c->name)]; /* via a local: both strings live inside *ex (-Wrestrict) */
+    if (cc->url[0])
+        snprintf(name, sizeof(name), "%s", cc->url);
+    else if (cc->transport == FP_TRANSPORT_FILE)
+        snprintf(name, sizeof(name), "file:%s", cc->path);
+    else
+        snprintf(name, sizeof(name), "%s:%u", cc->host, (unsigned)cc->port);
+    memcpy(c->name, name, sizeof(name));
+    c->backoff_ms = ex->retry_min_ms;
+    set_state(c, FP_COLLECTOR_STATE_DOWN);
+
+    switch (cc->transport) {
+    case FP_TRANSPORT_FILE:
+        c->msgsize = FILE_MSG_SIZE;
+        c->fd = open(cc->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (c->fd < 0) {
+            rc = -errno;
+            coll_error(c, "open %s: %s", cc->path, strerror(errno));
+            return rc;
+        }
+        break;
+    case FP_TRANSPORT_UDP: {
+        uint32_t mtu = cc->mtu ? cc->mtu : UDP_MTU_DEFAULT;
+        if (mtu < UDP_MTU_MIN || mtu > 65535) {
+            coll_error(c, "mtu %u out of range %u..65535", mtu, UDP_MTU_MIN);
+            return -EINVAL;
+        }
+        c->msgsize = (uint16_t)mtu;
+        if ((rc = resolve(c, SOCK_DGRAM)) < 0)
+            return rc;
+        c->fd = socket(c->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (c->fd < 0 || connect(c->fd, (const struct sockaddr *)&c->addr, c->addr_len) < 0) {
+            rc = -errno;
+            coll_error(c, "udp socket: %s", strerror(errno));
+            return rc;
+        }
+        break;
+    }
+    case FP_TRANSPORT_TCP:
+        c->msgsize = TCP_MSG_SIZE;
+        if ((rc = resolve(c, SOCK_STREAM)) < 0)
+            return rc;
+        break;
+    default:
+        return -EINVAL;
+    }
+    c->msgbuf = malloc(c->msgsize);
+    if (c->msgbuf == NULL)
+        return -ENOMEM;
+
+    if (cc->transport == FP_TRANSPORT_TCP) {
+        uint64_t now = mono_ms();
+        coll_tcp_connect_start(c, now);
+        if (atomic_load(&c->st_state) == FP_COLLECTOR_STATE_CONNECTING)
+            coll_tcp_poll_connect(c, CONNECT_WAIT_CREATE_MS);
+        return 0; /* down is not fatal: retried by the thread */
+    }
+    set_state(c, FP_COLLECTOR_STATE_UP);
+    rc = coll_session_open(c);
+    if (rc < 0)
+        coll_error(c, "cannot start IPFIX session: %s", strerror(-rc));
+    return rc;
+}
+
+struct fp_exporter *fp_exporter_create(const struct fp_exporter_params *p)
+{
+    struct fp_exporter *ex = NULL;
+    int rc = -EINVAL;
+
+    if (p == NULL || p->cfg == NULL || (p->n_rings && p->rings == NULL) ||
+        p->cfg->n_collectors > FP_MAX_COLLECTORS)
+        goto fail;
+    ex = calloc(1, sizeof(*ex));
+    if (ex == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    ex->cfg = *p->cfg;
+    ex->n_rings = p->n_rings;
+    if (p->n_rings) {
+        ex->rings = calloc(p->n_rings, sizeof(*ex->rings));
+        if (ex->rings == NULL) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        for (unsigned i = 0; i < p->n_rings; i++) {
+            if (p->rings[i] == NULL)
+                goto fail;
+            ex->rings[i] = p->rings[i];
+        }
+    }
+    ex->metering_stats = p->metering_stats;
+    ex->metering_arg = p->metering_arg;
+    ex->retry_min_ms = p->tcp_retry_min_ms ? p->tcp_retry_min_ms : 1000;
+    ex->retry_max_ms = p->tcp_retry_max_ms ? p->tcp_retry_max_ms : 60000;
+    if (ex->retry_max_ms < ex->retry_min_ms)
+        ex->retry_max_ms = ex->retry_min_ms;
+    ex->flush_ms = p->flush_ms ? p->flush_ms : 1000;
+    ex->epid = p->exporting_process_id ? p->exporting_process_id : (uint32_t)getpid();
+    atomic_init(&ex->stop, false);
+    ex->model = fbInfoModelAlloc();
+    if (ex->model == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (unsigned i = 0; i < ex->cfg.n_collectors; i++) {
+        ex->n_coll = i + 1;
+        if ((rc = coll_init(ex, i)) < 0)
+            goto fail;
+    }
+    ex->next_stats_ms = mono_ms() + ex->cfg.stats_interval_s * 1000ull;
+    return ex;
+fail:
+    fp_exporter_destroy(ex);
+    errno = -rc;
+    return NULL;
+}
+
+int fp_exporter_start(struct fp_exporter *ex)
+{
+    if (ex == NULL)
+        return -EINVAL;
+    if (ex->started)
+        return -EALREADY;
+    atomic_store(&ex->stop, false);
+    int rc = pthread_create(&ex->thread, NULL, exporter_thread, ex);
+    if (rc != 0)
+        return -rc;
+    ex->started = true;
+    return 0;
+}
+
+int fp_exporter_stop(struct fp_exporter *ex)
+{
+    if (ex == NULL || !ex->started)
+        return -EINVAL;
+    atomic_store_explicit(&ex->stop, true, memory_order_release);
+    pthread_join(ex->thread, NULL);
+    ex->started = false;
+    return 0;
+}
+
+void fp_exporter_destroy(struct fp_exporter *ex)
+{
+    if (ex == NULL)
+        return;
+    if (ex->started)
+        fp_exporter_stop(ex);
+    for (unsigned i = 0; i < ex->n_coll; i++) {
+        struct fp_collector *c = &ex->coll[i];
+        coll_close(c);
+        free(c->msgbuf);
+        pthread_mutex_destroy(&c->err_lock);
+    }
+    if (ex->model)
+        fbInfoModelFree(ex->model);
+    free(ex->rings);
+    free(ex);
+}
+
+unsigned fp_exporter_collector_count(const struct fp_exporter *ex)
+{
+    return ex ? ex->n_coll : 0;
+}
+
+void fp_exporter_get_stats(const struct fp_exporter *ex, unsigned collector,
+                           struct fp_collector_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (ex == NULL || collector >= ex->n_coll)
+        return;
+    /* Readers on other threads: relaxed loads; the error text under its mutex. */
+    struct fp_collector *c = (struct fp_collector *)(uintptr_t)&ex->coll[collector];
+    out->messages = atomic_load_explicit(&c->st_messages, memory_order_relaxed);
+    out->records = atomic_load_explicit(&c->st_records, memory_order_relaxed);
+    out->octets = atomic_load_explicit(&c->st_octets, memory_order_relaxed);
+    out->records_not_sent = atomic_load_explicit(&c->st_not_sent, memory_order_relaxed);
+    out->packets_not_sent = atomic_load_explicit(&c->st_not_sent_packets, memory_order_relaxed);
+    out->octets_not_sent = atomic_load_explicit(&c->st_not_sent_octets, memory_order_relaxed);
+    out->reconnects = atomic_load_explicit(&c->st_reconnects, memory_order_relaxed);
+    out->template_sends = atomic_load_explicit(&c->st_template_sends, memory_order_relaxed);
+    out->empty_sets_removed = atomic_load_explicit(&c->st_empty_sets, memory_order_relaxed);
+    out->state = (enum fp_collector_state)atomic_load_explicit(&c->st_state,
+                                                              memory_order_relaxed);
+    pthread_mutex_lock(&c->err_lock);
+    snprintf(out->last_error, sizeof(out->last_error), "%s", c->last_error);
+    pthread_mutex_unlock(&c->err_lock);
+}
