@@ -9,7 +9,7 @@ CC      ?= cc
 V       ?= 0
 Q        = $(if $(filter 1,$(V)),,@)
 
-DEPS_PKGS := libdpdk libfixbuf libconfig openssl cunit libpcap
+DEPS_PKGS := libdpdk libfixbuf libconfig openssl cunit libpcap netsnmp-agent
 
 # Install what is missing first (idempotent; quick when everything is present). It runs while
 # the Makefile is read, because the pkg-config flags below need the libraries.
@@ -42,7 +42,7 @@ CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP -I. -Isrc -I$(BUILD)
              -D_GNU_SOURCE -DALLOW_EXPERIMENTAL_API $(DEP_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(DEP_LIBS) $(EXTRA_LDFLAGS)
 
-MODULES  := common decode flow classify qoe export config capture
+MODULES  := common decode flow classify qoe export config capture snmp
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libflowpulse.a

@@ -100,10 +100,12 @@ static void print_accounting(const struct fp_capture_totals *t, struct fp_export
     fp_log(FP_LOG_NOTICE, "main",
            "flows created %" PRIu64 "; ended: idle %" PRIu64 ", active-timeout records %" PRIu64
            ", tcp end %" PRIu64 ", forced %" PRIu64 ", cache full %" PRIu64 "; fragments "
-           "matched %" PRIu64 ", unmatched %" PRIu64 "; records lost to a full ring %" PRIu64,
+           "matched %" PRIu64 ", unmatched %" PRIu64 "; records lost to a full ring %" PRIu64
+           " (waits for the exporter %" PRIu64 ")",
            t->flow.created, t->flow.expired_idle, t->flow.expired_active, t->flow.expired_end,
            t->flow.expired_forced, t->flow.evicted_resource + t->flow.evicted_bucket,
-           t->flow.frag_matched, t->flow.frag_unmatched, t->records_ring_full);
+           t->flow.frag_matched, t->flow.frag_unmatched, t->records_ring_full,
+           t->sum.export_ring_waits);
     unsigned nc = fp_exporter_collector_count(ex);
     for (unsigned i = 0; i < nc; i++) {
         struct fp_collector_stats cs;

@@ -103,6 +103,17 @@ struct fp_capture {
 
 /* ---- EAL ------------------------------------------------------------------------------ */
 
+#define MEMPOOL_CACHE 256
+
+/* mbufs that can be in flight: RX rings, distributor rings, per-lcore caches and bursts. */
+static unsigned mbufs_needed(const struct fp_config *cfg, unsigned queues, bool dist)
+{
+    unsigned lcores = cfg->workers + 2;
+    uint64_t n = (uint64_t)queues * cfg->rx_desc + (dist ? (uint64_t)cfg->workers * cfg->dist_ring_size : 0) +
+                 (uint64_t)lcores * (MEMPOOL_CACHE + MAX_BURST) + 1024;
+    return (unsigned)FP_MIN(n, 16777216ull);
+}
+
 static bool has_arg(const char *args, const char *a)
 {
     const char *p = args;
@@ -172,7 +183,8 @@ int fp_capture_eal_init(const struct fp_config *cfg, const char *prog)
     }
     if (has_arg(cfg->eal_args, "--no-huge") && !has_arg(cfg->eal_args, "-m") &&
         !has_arg(cfg->eal_args, "--socket-mem")) {
-        uint64_t mb = ((uint64_t)cfg->mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + 512)) >> 20;
+        unsigned nm = cfg->mbufs ? cfg->mbufs : mbufs_needed(cfg, cfg->workers * FP_MAX(cfg->n_ports, 1u), true);
+        uint64_t mb = ((uint64_t)nm * (RTE_MBUF_DEFAULT_BUF_SIZE + 512)) >> 20;
         mb += (uint64_t)cfg->workers * cfg->dist_ring_size * 8 / (1 << 20) + 128;
         PUSH("-m%" PRIu64, mb);
     }
@@ -226,8 +238,9 @@ static void record_to_ring(void *arg, const struct fp_flow_record *rec)
 
 static inline uint64_t mbuf_ts(const struct fp_capture *c, struct rte_mbuf *m, uint64_t live_now)
 {
+    /* net_pcap stores tv_sec * 10^6 + tv_usec: microseconds. */
     if (c->offline && c->ts_offset >= 0 && (m->ol_flags & c->ts_flag))
-        return *RTE_MBUF_DYNFIELD(m, c->ts_offset, rte_mbuf_timestamp_t *);
+        return *RTE_MBUF_DYNFIELD(m, c->ts_offset, rte_mbuf_timestamp_t *) * 1000;
     return live_now;
 }
 
@@ -585,12 +598,24 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
         goto fail;
     }
 
+    unsigned total_q = 0;
+    for (unsigned p = 0; p < c->n_ports; p++)
+        total_q += nq[p];
+    unsigned n_mbufs = cfg->mbufs ? cfg->mbufs : mbufs_needed(cfg, total_q, need_dist);
+    unsigned dist_ring = cfg->dist_ring_size;
+    if (need_dist && c->offline) {
+        /* net_pcap loses the packet it read when the pool is empty: in capture-file mode
+         * the rings must never be able to hold the whole pool. */
+        unsigned other = total_q * cfg->rx_desc + (c->n_workers + 2) * (MEMPOOL_CACHE + MAX_BURST);
+        while (dist_ring > 64 && (uint64_t)c->n_workers * dist_ring + other >= n_mbufs)
+            dist_ring >>= 1;
+    }
     unsigned priv = RTE_ALIGN(sizeof(struct pkt_priv), RTE_MBUF_PRIV_ALIGN);
-    c->pool = rte_pktmbuf_pool_create("fp_mbufs", cfg->mbufs, 256, (uint16_t)priv,
+    c->pool = rte_pktmbuf_pool_create("fp_mbufs", n_mbufs, MEMPOOL_CACHE, (uint16_t)priv,
                                       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
     if (!c->pool) {
         fp_log(FP_LOG_ERR, LOGM, "mbuf pool of %u: %s (raise EAL memory -m, or lower "
-               "capture.mbufs)", cfg->mbufs, rte_strerror(rte_errno));
+               "capture.mbufs)", n_mbufs, rte_strerror(rte_errno));
         goto fail;
     }
     if (c->offline) {
@@ -652,7 +677,7 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
         if (need_dist) {
             char name[32];
             snprintf(name, sizeof(name), "fp_dist_%u", i);
-            w->in_ring = rte_ring_create(name, cfg->dist_ring_size, rte_socket_id(),
+            w->in_ring = rte_ring_create(name, dist_ring, rte_socket_id(),
                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
             if (!w->in_ring) {
                 fp_log(FP_LOG_ERR, LOGM, "ring %s: %s", name, rte_strerror(rte_errno));

@@ -54,8 +54,8 @@ const struct fp_config_setting fp_config_settings[] = {
      "worker lcores, one RX queue each"},
     {"capture.burst", FP_CONFIG_INT, 0, 1, 256, 32, NULL, NULL, 0, CFG_FIELD(burst),
      "packets per RX burst"},
-    {"capture.mbufs", FP_CONFIG_INT, 0, 1024, 16777216, 32768, NULL, NULL, 0, CFG_FIELD(mbufs),
-     "mbufs in the RX packet pool"},
+    {"capture.mbufs", FP_CONFIG_INT, 0, 0, 16777216, 0, NULL, NULL, 0, CFG_FIELD(mbufs),
+     "mbufs in the RX packet pool, 0 = sized automatically"},
     {"capture.rx_desc", FP_CONFIG_INT, 0, 64, 32768, 1024, NULL, NULL, 0, CFG_FIELD(rx_desc),
      "RX descriptors per queue"},
     {"capture.dist_ring_size", FP_CONFIG_INT, FP_CONFIG_F_POW2, 64, 1048576, 4096, NULL, NULL, 0,
@@ -1330,7 +1330,7 @@ int fp_config_validate(const struct fp_config *c, char *err, size_t errlen)
         }
     }
     need += (unsigned long long)c->workers * c->burst; /* one burst in flight per worker */
-    if (c->n_ports > 0 && c->mbufs < need) {
+    if (c->n_ports > 0 && c->mbufs != 0 && c->mbufs < need) {
         fmt(err, errlen,
             "capture.mbufs: %u is too small to fill %llu RX queue(s) of %u descriptors "
             "(capture.rx_desc) plus one burst per worker: need at least %llu",

@@ -48,7 +48,7 @@ struct fp_config {
     unsigned n_ports;
     unsigned workers;           /**< worker lcores (default 1) */
     unsigned burst;             /**< RX burst size (default 32, 1..256) */
-    unsigned mbufs;             /**< mbufs in the RX pool (default 32768) */
+    unsigned mbufs;             /**< mbufs in the RX pool (default 0 = automatic) */
     unsigned rx_desc;           /**< RX descriptors per queue (default 1024) */
     unsigned dist_ring_size;    /**< distributor → worker ring entries (default 4096) */
     char capture_file[FP_CONFIG_STR]; /**< -r FILE (empty: live) */

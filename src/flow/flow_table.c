@@ -28,9 +28,10 @@ enum {
     F_ENDING = 1u << 3,
 };
 
+/* ref = entry index + 1; 0 = empty way, so zeroed (lazily mapped) memory is an empty table. */
 struct bucket {
     uint32_t sig[WAYS];
-    uint32_t idx[WAYS];
+    uint32_t ref[WAYS];
 };
 FP_STATIC_ASSERT(sizeof(struct bucket) == 64, "bucket is one cache line");
 
@@ -84,12 +85,14 @@ struct fp_flow_table {
     struct fp_flow_stats stats FP_CACHE_ALIGNED;
 
     struct bucket *buckets;
+    uint16_t *overflow; /* per bucket: entries whose primary is here but live in their alt */
     uint32_t bucket_mask;
     struct entry *entries;
     uint32_t capacity;
     struct wlink *links; /* capacity + nslots */
     uint32_t nslots;
-    uint32_t free_head;
+    uint32_t free_head;   /* recycled entries */
+    uint32_t next_unused; /* entries never used yet: [next_unused, capacity) */
     uint64_t cur_tick; /* last tick processed */
     int wheel_started;
     uint64_t now_us;
@@ -98,6 +101,7 @@ struct fp_flow_table {
     uint64_t active_us;
     uint64_t end_us;
 
+    size_t sz_buckets, sz_overflow, sz_entries, sz_links, sz_frags;
     struct frag_entry *frags;
     uint32_t frag_set_mask;
     uint32_t frag_clock;
@@ -122,16 +126,23 @@ static uint32_t next_pow2(uint32_t v)
     return p;
 }
 
-static void *big_alloc(size_t size)
+/* Anonymous mapping: zero pages appear on first touch, so a table of millions of flows
+ * costs nothing at start and only what is used. Transparent huge pages cut TLB misses. */
+static void *big_alloc(size_t size, size_t *mapped)
 {
-    void *p = NULL;
     size = (size + 2 * 1024 * 1024 - 1) & ~(size_t)(2 * 1024 * 1024 - 1);
-    if (posix_memalign(&p, 2 * 1024 * 1024, size) != 0)
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
         return NULL;
-    /* Transparent huge pages cut TLB misses on a table of millions of flows. */
     (void)madvise(p, size, MADV_HUGEPAGE);
-    memset(p, 0, size);
+    *mapped = size;
     return p;
+}
+
+static void big_free(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size);
 }
 
 /* ---- hashing and keys ---------------------------------------------------------------- */
@@ -285,14 +296,20 @@ static void emit(struct fp_flow_table *t, const struct entry *e, enum fp_end_rea
 static void table_remove(struct fp_flow_table *t, uint32_t i)
 {
     struct entry *e = &t->entries[i];
-    uint32_t b[2] = {e->hash & t->bucket_mask, alt_bucket(e->hash, t->bucket_mask)};
-    for (int k = 0; k < 2; k++) {
-        struct bucket *bk = &t->buckets[b[k]];
-        for (int w = 0; w < WAYS; w++) {
-            if (bk->idx[w] == i) {
-                bk->idx[w] = EMPTY;
-                return;
-            }
+    uint32_t b1 = e->hash & t->bucket_mask;
+    struct bucket *bk = &t->buckets[b1];
+    for (int w = 0; w < WAYS; w++) {
+        if (bk->ref[w] == i + 1) {
+            bk->ref[w] = 0;
+            return;
+        }
+    }
+    bk = &t->buckets[alt_bucket(e->hash, t->bucket_mask)];
+    for (int w = 0; w < WAYS; w++) {
+        if (bk->ref[w] == i + 1) {
+            bk->ref[w] = 0;
+            t->overflow[b1]--;
+            return;
         }
     }
 }
@@ -341,28 +358,24 @@ struct fp_flow_table *fp_flow_table_create(const struct fp_flow_table_params *p)
     if (t->nslots < 64)
         t->nslots = 64;
 
-    t->buckets = big_alloc((size_t)nb * sizeof(struct bucket));
-    t->entries = big_alloc((size_t)p->capacity * sizeof(struct entry));
-    t->links = big_alloc(((size_t)p->capacity + t->nslots) * sizeof(struct wlink));
+    t->buckets = big_alloc((size_t)nb * sizeof(struct bucket), &t->sz_buckets);
+    t->overflow = big_alloc((size_t)nb * sizeof(uint16_t), &t->sz_overflow);
+    t->entries = big_alloc((size_t)p->capacity * sizeof(struct entry), &t->sz_entries);
+    t->links = big_alloc(((size_t)p->capacity + t->nslots) * sizeof(struct wlink), &t->sz_links);
     uint32_t fe = next_pow2(p->frag_entries ? p->frag_entries : 4096);
     if (fe < FRAG_WAYS)
         fe = FRAG_WAYS;
     t->frag_set_mask = fe / FRAG_WAYS - 1;
-    t->frags = big_alloc((size_t)fe * sizeof(struct frag_entry));
-    if (!t->buckets || !t->entries || !t->links || !t->frags)
+    t->frags = big_alloc((size_t)fe * sizeof(struct frag_entry), &t->sz_frags);
+    if (!t->buckets || !t->overflow || !t->entries || !t->links || !t->frags)
         goto fail;
 
-    for (uint32_t b = 0; b < nb; b++)
-        for (int w = 0; w < WAYS; w++)
-            t->buckets[b].idx[w] = EMPTY;
     for (uint32_t s = 0; s < t->nslots; s++) {
         uint32_t i = sentinel(t, s);
         t->links[i].next = t->links[i].prev = i;
     }
-    /* Free list through links[].next, lowest index first. */
-    for (uint32_t i = 0; i < p->capacity; i++)
-        t->links[i].next = i + 1 < p->capacity ? i + 1 : EMPTY;
-    t->free_head = 0;
+    t->free_head = EMPTY;
+    t->next_unused = 0;
     return t;
 
 fail:
@@ -376,10 +389,11 @@ void fp_flow_table_destroy(struct fp_flow_table *t)
 {
     if (!t)
         return;
-    free(t->buckets);
-    free(t->entries);
-    free(t->links);
-    free(t->frags);
+    big_free(t->buckets, t->sz_buckets);
+    big_free(t->overflow, t->sz_overflow);
+    big_free(t->entries, t->sz_entries);
+    big_free(t->links, t->sz_links);
+    big_free(t->frags, t->sz_frags);
     free(t);
 }
 
@@ -450,14 +464,18 @@ static int frag_lookup(struct fp_flow_table *t, const struct fp_pkt_meta *m, uin
 static inline uint32_t lookup(const struct fp_flow_table *t, const struct fp_flow_key *k,
                               uint32_t hash)
 {
-    const struct bucket *b1 = &t->buckets[hash & t->bucket_mask];
+    uint32_t b1i = hash & t->bucket_mask;
+    const struct bucket *b1 = &t->buckets[b1i];
     for (int w = 0; w < WAYS; w++)
-        if (b1->sig[w] == hash && b1->idx[w] != EMPTY && key_eq(&t->entries[b1->idx[w]].key, k))
-            return b1->idx[w];
+        if (b1->sig[w] == hash && b1->ref[w] && key_eq(&t->entries[b1->ref[w] - 1].key, k))
+            return b1->ref[w] - 1;
+    /* The alternate bucket only matters when this bucket ever overflowed into it. */
+    if (likely(t->overflow[b1i] == 0))
+        return EMPTY;
     const struct bucket *b2 = &t->buckets[alt_bucket(hash, t->bucket_mask)];
     for (int w = 0; w < WAYS; w++)
-        if (b2->sig[w] == hash && b2->idx[w] != EMPTY && key_eq(&t->entries[b2->idx[w]].key, k))
-            return b2->idx[w];
+        if (b2->sig[w] == hash && b2->ref[w] && key_eq(&t->entries[b2->ref[w] - 1].key, k))
+            return b2->ref[w] - 1;
     return EMPTY;
 }
 
@@ -478,15 +496,15 @@ static void evict_soonest(struct fp_flow_table *t)
 
 static uint32_t insert(struct fp_flow_table *t, const struct fp_flow_key *k, uint32_t hash)
 {
-    if (unlikely(t->free_head == EMPTY))
+    if (unlikely(t->free_head == EMPTY && t->next_unused == t->capacity))
         evict_soonest(t);
-    struct bucket *cand[2] = {&t->buckets[hash & t->bucket_mask],
-                              &t->buckets[alt_bucket(hash, t->bucket_mask)]};
+    uint32_t b1i = hash & t->bucket_mask;
+    struct bucket *cand[2] = {&t->buckets[b1i], &t->buckets[alt_bucket(hash, t->bucket_mask)]};
     struct bucket *bk = NULL;
     int way = -1;
     for (int c = 0; c < 2 && way < 0; c++) {
         for (int w = 0; w < WAYS; w++) {
-            if (cand[c]->idx[w] == EMPTY) {
+            if (cand[c]->ref[w] == 0) {
                 bk = cand[c];
                 way = w;
                 break;
@@ -498,7 +516,7 @@ static uint32_t insert(struct fp_flow_table *t, const struct fp_flow_key *k, uin
         uint64_t oldest = UINT64_MAX;
         for (int c = 0; c < 2; c++) {
             for (int w = 0; w < WAYS; w++) {
-                uint64_t l = entry_last_us(&t->entries[cand[c]->idx[w]]);
+                uint64_t l = entry_last_us(&t->entries[cand[c]->ref[w] - 1]);
                 if (l < oldest) {
                     oldest = l;
                     bk = cand[c];
@@ -506,16 +524,23 @@ static uint32_t insert(struct fp_flow_table *t, const struct fp_flow_key *k, uin
                 }
             }
         }
-        uint32_t v = bk->idx[way];
+        uint32_t v = bk->ref[way] - 1;
         emit(t, &t->entries[v], FP_END_RESOURCE);
         entry_free(t, v);
         t->stats.evicted_bucket++;
     }
-    uint32_t i = t->free_head;
-    t->free_head = t->links[i].next;
+    uint32_t i;
+    if (t->free_head != EMPTY) {
+        i = t->free_head;
+        t->free_head = t->links[i].next;
+    } else {
+        i = t->next_unused++;
+    }
     t->links[i].next = t->links[i].prev = i;
     bk->sig[way] = hash;
-    bk->idx[way] = i;
+    bk->ref[way] = i + 1;
+    if (bk != cand[0])
+        t->overflow[b1i]++;
     struct entry *e = &t->entries[i];
     e->key = *k;
     e->hash = hash;
@@ -606,14 +631,13 @@ void fp_flow_table_update_burst(struct fp_flow_table *t, const struct fp_pkt_met
             src_ep[k] = key_build(p, sp, dp, &keys[k]);
             hashes[k] = fp_flow_key_hash(&keys[k]);
             FP_PREFETCH(&t->buckets[hashes[k] & t->bucket_mask]);
-            FP_PREFETCH(&t->buckets[alt_bucket(hashes[k], t->bucket_mask)]);
         }
         /* Stage 2: signature match → prefetch the candidate entry. */
         for (unsigned k = 0; k < c; k++) {
             const struct bucket *b1 = &t->buckets[hashes[k] & t->bucket_mask];
             for (int w = 0; w < WAYS; w++) {
-                if (b1->sig[w] == hashes[k] && b1->idx[w] != EMPTY) {
-                    const struct entry *e = &t->entries[b1->idx[w]];
+                if (b1->sig[w] == hashes[k] && b1->ref[w]) {
+                    const struct entry *e = &t->entries[b1->ref[w] - 1];
                     FP_PREFETCH(e);
                     FP_PREFETCH((const char *)e + 64);
                     break;
@@ -722,16 +746,25 @@ void fp_flow_table_advance(struct fp_flow_table *t, uint64_t now_ns)
 
 void fp_flow_table_flush(struct fp_flow_table *t, enum fp_end_reason reason)
 {
+    /* Every flow goes: export them in wheel order, then clear the hash table wholesale
+     * instead of unlinking entry by entry (one cache miss per flow saved). */
+    uint64_t n = 0;
     for (uint32_t s = 0; s < t->nslots; s++) {
         uint32_t st = sentinel(t, s);
-        while (t->links[st].next != st) {
-            uint32_t i = t->links[st].next;
+        for (uint32_t i = t->links[st].next; i != st; i = t->links[i].next) {
             emit(t, &t->entries[i], reason);
-            entry_free(t, i);
-            if (reason == FP_END_FORCED)
-                t->stats.expired_forced++;
+            n++;
         }
+        t->links[st].next = t->links[st].prev = st;
     }
+    if (reason == FP_END_FORCED)
+        t->stats.expired_forced += n;
+    t->stats.active = 0;
+    /* Dropping the pages gives zero pages back: an empty table, no entry in use. */
+    (void)madvise(t->buckets, t->sz_buckets, MADV_DONTNEED);
+    (void)madvise(t->overflow, t->sz_overflow, MADV_DONTNEED);
+    t->free_head = EMPTY;
+    t->next_unused = 0;
 }
 
 void fp_flow_table_get_stats(const struct fp_flow_table *t, struct fp_flow_stats *out)

@@ -53,7 +53,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.n_ports, 0);
     CU_ASSERT_EQUAL(c.workers, 1);
     CU_ASSERT_EQUAL(c.burst, 32);
-    CU_ASSERT_EQUAL(c.mbufs, 32768);
+    CU_ASSERT_EQUAL(c.mbufs, 0);
     CU_ASSERT_EQUAL(c.rx_desc, 1024);
     CU_ASSERT_EQUAL(c.dist_ring_size, 4096);
     CU_ASSERT_STRING_EQUAL(c.capture_file, "");
@@ -229,7 +229,7 @@ static void test_load_valid(void)
     CU_ASSERT_EQUAL(c.workers, 2);
     CU_ASSERT_EQUAL(c.burst, 64);
     CU_ASSERT_FALSE(c.progress);
-    CU_ASSERT_EQUAL(c.mbufs, 32768); /* untouched default */
+    CU_ASSERT_EQUAL(c.mbufs, 0); /* untouched default */
     CU_ASSERT_EQUAL_FATAL(c.n_ports, 2);
     CU_ASSERT_STRING_EQUAL(c.ports[0].device, "0000:01:00.0");
     CU_ASSERT_EQUAL(c.ports[0].rx_queues, 2);
