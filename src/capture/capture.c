@@ -219,9 +219,11 @@ static inline uint64_t live_now_ns(const struct fp_capture *c)
 
 /* ---- worker ----------------------------------------------------------------------------- */
 
-static void record_to_ring(void *arg, const struct fp_flow_record *rec)
+static void record_to_ring(void *arg, const struct fp_flow_record *rec, void *ext, bool final)
 {
     struct fp_worker *w = arg;
+    (void)ext;
+    (void)final;
     if (likely(fp_export_ring_put(w->export_ring, rec)))
         return;
     if (w->cap->offline) {
@@ -270,6 +272,7 @@ static void worker_process_rx(struct fp_worker *w, struct rte_mbuf **pkts, unsig
 {
     struct fp_pkt_meta meta[MAX_BURST];
     const struct fp_pkt_meta *mp[MAX_BURST];
+    const uint8_t *fr[MAX_BURST];
     uint64_t ts[MAX_BURST];
     unsigned k = 0;
     uint64_t now = w->cap->offline ? 0 : live_now_ns(w->cap);
@@ -282,11 +285,12 @@ static void worker_process_rx(struct fp_worker *w, struct rte_mbuf **pkts, unsig
         struct rte_mbuf *m = pkts[i];
         uint64_t t = mbuf_ts(w->cap, m, now);
         w->stats.rx_bytes += m->pkt_len;
-        enum fp_decode_result r =
-            fp_decode_packet(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &w->dp, &meta[k]);
+        const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+        enum fp_decode_result r = fp_decode_packet(data, m->data_len, &w->dp, &meta[k]);
         if (likely(r == FP_DECODE_OK)) {
             count_notes(&w->stats, meta[k].notes);
             mp[k] = &meta[k];
+            fr[k] = data;
             ts[k++] = t;
         } else {
             count_ignored(&w->stats, r, m->pkt_len, t);
@@ -296,7 +300,7 @@ static void worker_process_rx(struct fp_worker *w, struct rte_mbuf **pkts, unsig
     }
     w->stats.rx_packets += n;
     w->stats.decode[FP_DECODE_OK] += k;
-    fp_flow_table_update_burst(w->ft, mp, ts, port, k);
+    fp_flow_table_update_burst(w->ft, mp, fr, ts, port, k);
     rte_pktmbuf_free_bulk(pkts, n);
 }
 
@@ -304,16 +308,18 @@ static void worker_process_rx(struct fp_worker *w, struct rte_mbuf **pkts, unsig
 static void worker_process_ring(struct fp_worker *w, struct rte_mbuf **pkts, unsigned n)
 {
     const struct fp_pkt_meta *mp[MAX_BURST];
+    const uint8_t *fr[MAX_BURST];
     uint64_t ts[MAX_BURST];
     for (unsigned i = 0; i < n; i++) {
         const struct pkt_priv *pp = rte_mbuf_to_priv(pkts[i]);
         mp[i] = &pp->meta;
+        fr[i] = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
         ts[i] = pp->ts_ns;
         if (ts[i] > w->stats.last_ts_ns)
             w->stats.last_ts_ns = ts[i];
     }
     /* All packets of one burst come from one port in this mode. */
-    fp_flow_table_update_burst(w->ft, mp, ts, n ? pkts[0]->port : 0, n);
+    fp_flow_table_update_burst(w->ft, mp, fr, ts, n ? pkts[0]->port : 0, n);
     rte_pktmbuf_free_bulk(pkts, n);
 }
 

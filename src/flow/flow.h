@@ -104,9 +104,27 @@ struct fp_flow_stats {
 extern const char *const fp_flow_counter_names[];
 extern const unsigned fp_flow_counter_count;
 
-/** Where expired records go: called by the owning worker for every record. */
+/**
+ * Where records go: called by the owning worker for every record.
+ * @param ext   the flow's extension state (NULL without an extension)
+ * @param final true when the flow leaves the cache, false for an active-timeout record
+ */
 struct fp_flow_sink {
-    void (*emit)(void *arg, const struct fp_flow_record *rec);
+    void (*emit)(void *arg, const struct fp_flow_record *rec, void *ext, bool final);
+    void *arg;
+};
+
+/**
+ * Per-flow extension (classification, QoE): a zeroed state block of @p size bytes per flow,
+ * kept in a cold array beside the hot entries, and hooks the owning worker calls.
+ */
+struct fp_flow_ext {
+    uint32_t size; /**< bytes per flow (0 = no extension) */
+    /** Every metered packet, after the counters were updated. dir 0 = initiator→responder. */
+    void (*packet)(void *arg, void *state, unsigned dir, bool created, const struct fp_pkt_meta *m,
+                   const uint8_t *frame, uint64_t ts_ns);
+    /** The flow leaves the cache (after its last record was emitted). */
+    void (*release)(void *arg, void *state);
     void *arg;
 };
 
@@ -118,6 +136,7 @@ struct fp_flow_table_params {
     uint32_t frag_entries;   /**< fragment table entries (rounded up to a power of two) */
     uint8_t worker_id;
     struct fp_flow_sink sink;
+    struct fp_flow_ext ext; /**< optional (size 0: none) */
 };
 
 struct fp_flow_table;
@@ -133,13 +152,16 @@ void fp_flow_table_destroy(struct fp_flow_table *t);
 
 /**
  * Meter a burst of decoded packets (all FP_DECODE_OK). Looks up or creates each flow,
- * updates counters; may emit records (eviction, 32-bit overflow).
+ * updates counters, runs the extension hook; may emit records (eviction, overflow).
  * @param m       packet metadata
+ * @param frames  the frames the metadata describes (for the extension; NULL allowed
+ *                when the table has no extension)
  * @param ts_ns   packet times (ns since epoch); non-decreasing is expected, not required
  * @param port_id capture port of the burst
  */
 void fp_flow_table_update_burst(struct fp_flow_table *t, const struct fp_pkt_meta *const *m,
-                                const uint64_t *ts_ns, uint16_t port_id, unsigned n);
+                                const uint8_t *const *frames, const uint64_t *ts_ns,
+                                uint16_t port_id, unsigned n);
 
 /** Expire what is due at @p now_ns (idle, active, TCP end). O(expired + rescheduled). */
 void fp_flow_table_advance(struct fp_flow_table *t, uint64_t now_ns);

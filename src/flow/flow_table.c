@@ -109,6 +109,9 @@ struct fp_flow_table {
     uint8_t worker_id;
     uint64_t flow_seq;
     struct fp_flow_sink sink;
+    struct fp_flow_ext ext;
+    uint8_t *ext_base; /* capacity * ext.size, lazily mapped */
+    size_t sz_ext;
 };
 
 const char *const fp_flow_counter_names[] = {
@@ -252,6 +255,11 @@ static inline uint64_t entry_last_us(const struct entry *e)
     return e->start_us + l;
 }
 
+static inline void *ext_state(const struct fp_flow_table *t, uint32_t i)
+{
+    return t->ext_base ? t->ext_base + (size_t)i * t->ext.size : NULL;
+}
+
 static void emit(struct fp_flow_table *t, const struct entry *e, enum fp_end_reason reason)
 {
     if (!e->dir[0].seen && !e->dir[1].seen)
@@ -289,7 +297,8 @@ static void emit(struct fp_flow_table *t, const struct entry *e, enum fp_end_rea
         o2->ttl_max = h->ttl_max;
         o2->tos = h->tos;
     }
-    t->sink.emit(t->sink.arg, &r);
+    t->sink.emit(t->sink.arg, &r, ext_state(t, (uint32_t)(e - t->entries)),
+                 reason != FP_END_ACTIVE);
 }
 
 /* Remove entry i from the hash table (its wheel link is handled by the caller). */
@@ -316,6 +325,8 @@ static void table_remove(struct fp_flow_table *t, uint32_t i)
 
 static void entry_free(struct fp_flow_table *t, uint32_t i)
 {
+    if (t->ext.release)
+        t->ext.release(t->ext.arg, ext_state(t, i));
     table_remove(t, i);
     wheel_unlink(t, i);
     t->links[i].next = t->free_head;
@@ -348,6 +359,9 @@ struct fp_flow_table *fp_flow_table_create(const struct fp_flow_table_params *p)
     t->end_us = (uint64_t)p->tcp_end_ms * 1000;
     t->worker_id = p->worker_id;
     t->sink = p->sink;
+    t->ext = p->ext;
+    if (t->ext.size)
+        t->ext.size = (t->ext.size + 63) & ~63u;
 
     uint32_t nb = next_pow2((uint32_t)(((uint64_t)p->capacity * 5 / 4 + WAYS - 1) / WAYS));
     if (nb < 2)
@@ -367,6 +381,11 @@ struct fp_flow_table *fp_flow_table_create(const struct fp_flow_table_params *p)
         fe = FRAG_WAYS;
     t->frag_set_mask = fe / FRAG_WAYS - 1;
     t->frags = big_alloc((size_t)fe * sizeof(struct frag_entry), &t->sz_frags);
+    if (t->ext.size) {
+        t->ext_base = big_alloc((size_t)p->capacity * t->ext.size, &t->sz_ext);
+        if (!t->ext_base)
+            goto fail;
+    }
     if (!t->buckets || !t->overflow || !t->entries || !t->links || !t->frags)
         goto fail;
 
@@ -394,6 +413,7 @@ void fp_flow_table_destroy(struct fp_flow_table *t)
     big_free(t->entries, t->sz_entries);
     big_free(t->links, t->sz_links);
     big_free(t->frags, t->sz_frags);
+    big_free(t->ext_base, t->sz_ext);
     free(t);
 }
 
@@ -545,6 +565,8 @@ static uint32_t insert(struct fp_flow_table *t, const struct fp_flow_key *k, uin
     e->key = *k;
     e->hash = hash;
     e->flags = 0;
+    if (t->ext_base)
+        memset(ext_state(t, i), 0, t->ext.size);
     t->stats.created++;
     t->stats.active++;
     return i;
@@ -553,8 +575,10 @@ static uint32_t insert(struct fp_flow_table *t, const struct fp_flow_key *k, uin
 /* ---- per-packet update ------------------------------------------------------------------ */
 
 static inline void update_entry(struct fp_flow_table *t, uint32_t i, int created, int src_ep,
-                                const struct fp_pkt_meta *m, uint64_t ts_us, uint16_t port_id)
+                                const struct fp_pkt_meta *m, const uint8_t *frame,
+                                uint64_t ts_ns, uint16_t port_id)
 {
+    uint64_t ts_us = ts_ns / 1000;
     struct entry *e = &t->entries[i];
     if (created) {
         e->port_id = port_id;
@@ -593,6 +617,8 @@ static inline void update_entry(struct fp_flow_table *t, uint32_t i, int created
         h->ttl_min = m->ttl;
     if (m->ttl > h->ttl_max)
         h->ttl_max = m->ttl;
+    if (t->ext.packet)
+        t->ext.packet(t->ext.arg, ext_state(t, i), (unsigned)d, created, m, frame, ts_ns);
     if (m->proto == 6 && unlikely(m->tcp_flags & 0x05)) {
         /* FIN (0x01) or RST (0x04): the connection ends after a short linger. */
         e->flags |= (m->tcp_flags & 0x04) ? F_RST : (d ? F_FIN1 : F_FIN0);
@@ -607,7 +633,8 @@ static inline void update_entry(struct fp_flow_table *t, uint32_t i, int created
 }
 
 void fp_flow_table_update_burst(struct fp_flow_table *t, const struct fp_pkt_meta *const *m,
-                                const uint64_t *ts_ns, uint16_t port_id, unsigned n)
+                                const uint8_t *const *frames, const uint64_t *ts_ns,
+                                uint16_t port_id, unsigned n)
 {
     struct fp_flow_key keys[64];
     uint32_t hashes[64];
@@ -660,10 +687,13 @@ void fp_flow_table_update_burst(struct fp_flow_table *t, const struct fp_pkt_met
                 i = insert(t, &keys[k], hashes[k]);
                 created = 1;
             }
-            update_entry(t, i, created, src_ep[k], m[k], ts_us, port_id);
+            update_entry(t, i, created, src_ep[k], m[k], frames ? frames[k] : NULL, ts_ns[k],
+                         port_id);
         }
         t->stats.packets += c;
         m += c;
+        if (frames)
+            frames += c;
         ts_ns += c;
         n -= c;
     }
@@ -753,6 +783,8 @@ void fp_flow_table_flush(struct fp_flow_table *t, enum fp_end_reason reason)
         uint32_t st = sentinel(t, s);
         for (uint32_t i = t->links[st].next; i != st; i = t->links[i].next) {
             emit(t, &t->entries[i], reason);
+            if (t->ext.release)
+                t->ext.release(t->ext.arg, ext_state(t, i));
             n++;
         }
         t->links[st].next = t->links[st].prev = st;

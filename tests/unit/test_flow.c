@@ -12,9 +12,11 @@
 static struct fp_flow_record *recs;
 static unsigned n_recs;
 
-static void collect(void *arg, const struct fp_flow_record *r)
+static void collect(void *arg, const struct fp_flow_record *r, void *ext, bool final)
 {
     (void)arg;
+    (void)ext;
+    (void)final;
     if (n_recs < MAX_RECS)
         recs[n_recs++] = *r;
 }
@@ -60,7 +62,7 @@ static struct fp_pkt_meta pkt4(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp,
 static void feed(struct fp_flow_table *t, const struct fp_pkt_meta *m, uint64_t ts_ns)
 {
     const struct fp_pkt_meta *pm = m;
-    fp_flow_table_update_burst(t, &pm, &ts_ns, 0, 1);
+    fp_flow_table_update_burst(t, &pm, NULL, &ts_ns, 0, 1);
 }
 
 #define MS 1000000ull
@@ -372,6 +374,100 @@ static void test_conservation_random(void)
     fp_flow_table_destroy(t);
 }
 
+
+/* Extension hooks: per-flow state is zeroed for a new flow, sees every packet with its
+ * direction, is handed to every record (final only when the flow leaves), and is released
+ * exactly once per flow. */
+struct ext_state {
+    uint32_t pkts[2];
+    uint32_t created;
+    uint32_t magic;
+};
+static unsigned ext_releases, ext_final, ext_nonfinal, ext_bad;
+
+static void ext_packet(void *arg, void *state, unsigned dir, bool created,
+                       const struct fp_pkt_meta *m, const uint8_t *frame, uint64_t ts_ns)
+{
+    (void)arg;
+    (void)m;
+    (void)ts_ns;
+    struct ext_state *s = state;
+    if (created && (s->pkts[0] || s->pkts[1] || s->magic))
+        ext_bad++; /* not zeroed */
+    if (!frame || frame[0] != 0xab)
+        ext_bad++;
+    s->created += created;
+    s->pkts[dir]++;
+    s->magic = 0x5eed;
+}
+
+static void ext_release(void *arg, void *state)
+{
+    (void)arg;
+    struct ext_state *s = state;
+    if (s->magic != 0x5eed)
+        ext_bad++;
+    s->magic = 0xdead;
+    ext_releases++;
+}
+
+static void ext_collect(void *arg, const struct fp_flow_record *r, void *ext, bool final)
+{
+    (void)arg;
+    const struct ext_state *s = ext;
+    if (!s || s->magic != 0x5eed || s->created != 1)
+        ext_bad++;
+    /* The state counts every packet of the flow so far; the record only this interval. */
+    if (s && (s->pkts[0] < r->dir[0].packets || s->pkts[1] < r->dir[1].packets))
+        ext_bad++;
+    if (final)
+        ext_final++;
+    else
+        ext_nonfinal++;
+}
+
+static void test_extension_hooks(void)
+{
+    ext_releases = ext_final = ext_nonfinal = ext_bad = 0;
+    struct fp_flow_table_params p = {
+        .capacity = 16,
+        .idle_timeout_ms = 1000,
+        .active_timeout_ms = 3000,
+        .tcp_end_ms = 500,
+        .sink = {.emit = ext_collect},
+        .ext = {.size = sizeof(struct ext_state), .packet = ext_packet, .release = ext_release},
+    };
+    struct fp_flow_table *t = fp_flow_table_create(&p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    static const uint8_t frame[1] = {0xab};
+    const uint8_t *fr = frame;
+    /* 24 flows through a 16-entry cache: evictions, idle expiry, active timeout, flush. */
+    for (uint32_t i = 0; i < 24; i++) {
+        for (int k = 0; k < 3; k++) {
+            struct fp_pkt_meta m = k == 1 ? pkt4(0x0b000000 + i, 0x0a000001, 2000, 1000, 17, 0, 64)
+                                          : pkt4(0x0a000001, 0x0b000000 + i, 1000, 2000, 17, 0, 64);
+            const struct fp_pkt_meta *pm = &m;
+            uint64_t ts = T0 + (uint64_t)i * 200 * MS + (uint64_t)k * MS;
+            fp_flow_table_update_burst(t, &pm, &fr, &ts, 0, 1);
+        }
+        fp_flow_table_advance(t, T0 + (uint64_t)i * 200 * MS);
+    }
+    /* One long flow crosses the active timeout. */
+    for (int k = 0; k < 10; k++) {
+        struct fp_pkt_meta m = pkt4(0x0c000001, 0x0a000001, 7, 7, 17, 0, 64);
+        const struct fp_pkt_meta *pm = &m;
+        uint64_t ts = T0 + 5 * SEC + (uint64_t)k * 900 * MS;
+        fp_flow_table_update_burst(t, &pm, &fr, &ts, 0, 1);
+        fp_flow_table_advance(t, ts);
+    }
+    fp_flow_table_flush(t, FP_END_FORCED);
+    CU_ASSERT_EQUAL(ext_bad, 0);
+    CU_ASSERT_EQUAL(ext_final, 25);
+    CU_ASSERT_EQUAL(ext_releases, 25);
+    CU_ASSERT(ext_nonfinal >= 2);
+    fp_flow_table_destroy(t);
+}
+
 static void test_create_bad_params(void)
 {
     struct fp_flow_table_params p = {.capacity = 4, .idle_timeout_ms = 1, .active_timeout_ms = 1,
@@ -395,6 +491,7 @@ static const CU_TestInfo tests[] = {
     {"fragments matched and fallback", test_fragments},
     {"wheel: long gap, backwards time", test_wheel_long_gap_and_backwards},
     {"conservation under random traffic", test_conservation_random},
+    {"extension hooks: state, records, release", test_extension_hooks},
     {"create rejects bad params", test_create_bad_params},
     CU_TEST_INFO_NULL,
 };
