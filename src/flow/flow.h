@@ -55,6 +55,117 @@ struct fp_flow_dir {
 };
 FP_STATIC_ASSERT(sizeof(struct fp_flow_dir) == 40, "flow dir layout");
 
+/** FlowPulse application classes (the taxonomy of ../shared/taxonomy/app-classes.tsv). */
+#define FP_APP_CLASSES(X)                                                                   \
+    X(UNKNOWN, "unknown")                                                                  \
+    X(VIDEO, "video")                                                                      \
+    X(CONFERENCING, "conferencing")                                                        \
+    X(GAMING, "gaming")                                                                    \
+    X(SOFTWARE_UPDATE, "software-update")                                                  \
+    X(SOCIAL_MEDIA, "social-media")                                                        \
+    X(FILE_STORAGE, "file-storage")                                                        \
+    X(MESSAGING, "messaging")                                                              \
+    X(MUSIC, "music")                                                                      \
+    X(WEB, "web")                                                                          \
+    X(EMAIL, "email")                                                                      \
+    X(VPN, "vpn")                                                                          \
+    X(REMOTE_ACCESS, "remote-access")                                                      \
+    X(INFRASTRUCTURE, "infrastructure")
+
+enum fp_app_class {
+#define FP_X_ENUM(name, text) FP_APP_CLASS_##name,
+    FP_APP_CLASSES(FP_X_ENUM)
+#undef FP_X_ENUM
+        FP_APP_CLASS_MAX,
+};
+
+/** How the application of a flow was decided (exported as fpAppMethod). */
+enum fp_app_method {
+    FP_APP_METHOD_NONE = 0,  /**< not decided (unknown) */
+    FP_APP_METHOD_DPI = 1,   /**< nDPI detection */
+    FP_APP_METHOD_SNI = 2,   /**< TLS/QUIC server name */
+    FP_APP_METHOD_DNS = 3,   /**< name learnt from an earlier DNS answer for the server */
+    FP_APP_METHOD_RULE = 4,  /**< operator rule from the configuration */
+    FP_APP_METHOD_PORT = 5,  /**< port guess */
+    FP_APP_METHOD_HOST = 6,  /**< HTTP Host header */
+};
+
+/** Application identification exported with a flow (plain data, filled by classify). */
+struct fp_flow_app {
+    uint16_t app_id;        /**< FlowPulse application id (0 = unknown) */
+    uint8_t cls;            /**< enum fp_app_class */
+    uint8_t method;         /**< enum fp_app_method */
+    uint8_t confidence;     /**< 0..100 */
+    uint8_t inspected;      /**< 1 if payload inspection ran for this flow */
+    uint16_t pad;
+    char name[32];          /**< application name, UTF-8, NUL-terminated ("" = unknown) */
+    char server_name[64];   /**< TLS/QUIC SNI or HTTP Host, UTF-8 */
+    char dns_name[64];      /**< DNS query name, or the cached name of the server address */
+};
+
+/** First N packets of a flow (SPLT): length, direction, inter-arrival time. */
+#define FP_FLOW_SPLT_MAX 32
+struct fp_flow_splt {
+    uint8_t n;                        /**< packets recorded */
+    uint8_t pad[3];
+    uint32_t dirs;                    /**< bit i = direction of packet i (1 = responder) */
+    uint16_t len[FP_FLOW_SPLT_MAX];   /**< L4 payload length of packet i (bytes) */
+    uint32_t iat_us[FP_FLOW_SPLT_MAX];/**< µs since the previous packet of the flow (0 first) */
+};
+
+/** Bits of struct fp_qoe_result.have: which groups of fields are valid. */
+#define FP_QOE_HAVE_SND (1u << 0)
+#define FP_QOE_HAVE_CND (1u << 1)
+#define FP_QOE_HAVE_ART (1u << 2)
+#define FP_QOE_HAVE_RTT0 (1u << 3) /**< rtt_*[0] valid */
+#define FP_QOE_HAVE_RTT1 (1u << 4)
+#define FP_QOE_HAVE_TCP (1u << 5)  /**< outcome, retx, ooo, zero-window fields */
+#define FP_QOE_HAVE_TLS (1u << 6)
+#define FP_QOE_HAVE_DNS (1u << 7)  /**< a query was seen: dns_* fields */
+#define FP_QOE_HAVE_RTP0 (1u << 8)
+#define FP_QOE_HAVE_RTP1 (1u << 9)
+#define FP_QOE_HAVE_VIDEO (1u << 10)
+#define FP_QOE_HAVE_GAME (1u << 11) /**< game jitter/spikes/gaps */
+#define FP_QOE_HAVE_GAME_LAT (1u << 12)
+#define FP_QOE_HAVE_SCORE (1u << 13)
+
+/** Per-flow QoE results, as copied into the exported record. Times in µs. */
+struct fp_qoe_result {
+    uint32_t have;               /**< FP_QOE_HAVE_* */
+    /* TCP */
+    uint32_t snd_us, cnd_us;     /**< server-/client-side network delay */
+    uint32_t art_us;             /**< raw first request byte → first response byte */
+    uint32_t srv_delay_us;       /**< Cisco AD = art − snd (0 if negative; needs SND) */
+    uint32_t tls_us;
+    uint32_t rtt_min_us[2], rtt_mean_us[2], rtt_max_us[2];
+    uint32_t rtt_samples[2];
+    uint32_t retx_pkts[2], retx_bytes[2], ooo_pkts[2];
+    uint32_t zw_events[2], zw_us[2];
+    uint8_t tcp_outcome;         /**< enum fp_qoe_tcp_outcome */
+    uint8_t dns_rcode;
+    uint8_t dns_answered;
+    uint8_t dns_retries;
+    uint32_t dns_us;
+    /* RTP, per direction */
+    uint32_t rtp_ssrc[2];
+    uint8_t rtp_pt[2];
+    uint16_t rtp_reordered[2];
+    uint32_t rtp_jitter_us[2], rtp_jitter_max_us[2], rtp_jitter_ts[2];
+    uint32_t rtp_expected[2], rtp_received[2], rtp_dups[2];
+    int32_t rtp_lost[2];         /**< expected − (received − dups), RFC 3550 A.3 corrected */
+    uint32_t rtp_mos_x100[2];
+    int32_t rtp_r_x100[2];
+    /* Video */
+    uint64_t video_mean_bps, video_peak_bps, video_bitrate_bps;
+    uint32_t video_bursts, video_burst_mean, video_burst_max, video_stall_bins;
+    /* Gaming */
+    uint32_t game_lat_min_us, game_lat_mean_us, game_lat_max_us;
+    uint32_t game_jitter_us, game_spikes, game_gaps;
+    /* Score */
+    uint8_t score;               /**< 0..100 (FP_QOE_HAVE_SCORE) */
+};
+
+
 /**
  * One finished (or active-timeout) flow, as handed to the exporter. Oriented: src is the
  * initiator (first packet's source; the SYN sender for TCP when seen).
@@ -76,6 +187,10 @@ struct fp_flow_record {
     uint32_t vni;
     uint64_t flow_id;   /**< unique per exporter run: worker << 56 | sequence */
     struct fp_flow_dir dir[2];
+    /* Filled by the worker's extension (classification, QoE); zero without it. */
+    struct fp_flow_app app;
+    struct fp_qoe_result qoe;
+    struct fp_flow_splt splt;
 };
 FP_STATIC_ASSERT(sizeof(struct fp_flow_record) % 8 == 0, "record is ring-friendly");
 

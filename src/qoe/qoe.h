@@ -28,6 +28,7 @@
 
 #include "common/fp_compiler.h"
 #include "decode/decode.h"
+#include "flow/flow.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Common helpers                                                                         */
@@ -405,57 +406,7 @@ void fp_qoe_flow_set_class(struct fp_qoe_flow *q, enum fp_qoe_class cls);
 /* Results and score                                                                      */
 /* ------------------------------------------------------------------------------------ */
 
-/** Bits of struct fp_qoe_result.have: which groups of fields are valid. */
-#define FP_QOE_HAVE_SND (1u << 0)
-#define FP_QOE_HAVE_CND (1u << 1)
-#define FP_QOE_HAVE_ART (1u << 2)
-#define FP_QOE_HAVE_RTT0 (1u << 3) /**< rtt_*[0] valid */
-#define FP_QOE_HAVE_RTT1 (1u << 4)
-#define FP_QOE_HAVE_TCP (1u << 5)  /**< outcome, retx, ooo, zero-window fields */
-#define FP_QOE_HAVE_TLS (1u << 6)
-#define FP_QOE_HAVE_DNS (1u << 7)  /**< a query was seen: dns_* fields */
-#define FP_QOE_HAVE_RTP0 (1u << 8)
-#define FP_QOE_HAVE_RTP1 (1u << 9)
-#define FP_QOE_HAVE_VIDEO (1u << 10)
-#define FP_QOE_HAVE_GAME (1u << 11) /**< game jitter/spikes/gaps */
-#define FP_QOE_HAVE_GAME_LAT (1u << 12)
-#define FP_QOE_HAVE_SCORE (1u << 13)
-
-/** Per-flow QoE results, as copied into the exported record. Times in µs. */
-struct fp_qoe_result {
-    uint32_t have;               /**< FP_QOE_HAVE_* */
-    /* TCP */
-    uint32_t snd_us, cnd_us;     /**< server-/client-side network delay */
-    uint32_t art_us;             /**< raw first request byte → first response byte */
-    uint32_t srv_delay_us;       /**< Cisco AD = art − snd (0 if negative; needs SND) */
-    uint32_t tls_us;
-    uint32_t rtt_min_us[2], rtt_mean_us[2], rtt_max_us[2];
-    uint32_t rtt_samples[2];
-    uint32_t retx_pkts[2], retx_bytes[2], ooo_pkts[2];
-    uint32_t zw_events[2], zw_us[2];
-    uint8_t tcp_outcome;         /**< enum fp_qoe_tcp_outcome */
-    uint8_t dns_rcode;
-    uint8_t dns_answered;
-    uint8_t dns_retries;
-    uint32_t dns_us;
-    /* RTP, per direction */
-    uint32_t rtp_ssrc[2];
-    uint8_t rtp_pt[2];
-    uint16_t rtp_reordered[2];
-    uint32_t rtp_jitter_us[2], rtp_jitter_max_us[2], rtp_jitter_ts[2];
-    uint32_t rtp_expected[2], rtp_received[2], rtp_dups[2];
-    int32_t rtp_lost[2];         /**< expected − (received − dups), RFC 3550 A.3 corrected */
-    uint32_t rtp_mos_x100[2];
-    int32_t rtp_r_x100[2];
-    /* Video */
-    uint64_t video_mean_bps, video_peak_bps, video_bitrate_bps;
-    uint32_t video_bursts, video_burst_mean, video_burst_max, video_stall_bins;
-    /* Gaming */
-    uint32_t game_lat_min_us, game_lat_mean_us, game_lat_max_us;
-    uint32_t game_jitter_us, game_spikes, game_gaps;
-    /* Score */
-    uint8_t score;               /**< 0..100 (FP_QOE_HAVE_SCORE) */
-};
+/* struct fp_qoe_result (the exported QoE values) is part of the record contract: src/flow/flow.h. */
 
 /**
  * Compute the results of a flow.
