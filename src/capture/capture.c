@@ -99,6 +99,9 @@ struct fp_capture {
     uint64_t realtime_base_ns;
     atomic_bool stop;
     unsigned burst;
+    /* -r pacing (one reading thread per capture file): capture time → wall time. */
+    uint64_t pace_first_ts_ns;
+    uint64_t pace_start_ns;
 };
 
 /* ---- EAL ------------------------------------------------------------------------------ */
@@ -218,6 +221,28 @@ static inline uint64_t live_now_ns(const struct fp_capture *c)
 }
 
 /* ---- worker ----------------------------------------------------------------------------- */
+
+/* capture.pace: hold the reading thread until the wall clock catches up with the capture
+ * clock scaled by the pace. Replay/test feature; at pace 0 it is never called. */
+static void pace_wait(struct fp_capture *c, uint64_t ts_ns)
+{
+    uint64_t now = fp_time_monotonic_ns();
+    if (!c->pace_start_ns) {
+        c->pace_start_ns = now;
+        c->pace_first_ts_ns = ts_ns;
+        return;
+    }
+    if (ts_ns <= c->pace_first_ts_ns)
+        return;
+    uint64_t due = c->pace_start_ns +
+                   (uint64_t)((__uint128_t)(ts_ns - c->pace_first_ts_ns) * 1000 / c->cfg->pace_milli);
+    while (now < due && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+        uint64_t d = FP_MIN(due - now, 50 * FP_NS_PER_MS);
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)d};
+        nanosleep(&ts, NULL);
+        now = fp_time_monotonic_ns();
+    }
+}
 
 static void record_to_ring(void *arg, const struct fp_flow_record *rec, void *ext, bool final)
 {
@@ -349,6 +374,8 @@ static int worker_main(void *arg)
                 live_q++;
                 uint16_t n = rte_eth_rx_burst(w->qs[q].port, w->qs[q].queue, pkts, (uint16_t)burst);
                 if (n) {
+                    if (c->offline && c->cfg->pace_milli)
+                        pace_wait(c, mbuf_ts(c, pkts[0], 0));
                     worker_process_rx(w, pkts, n, w->qs[q].port);
                     got += n;
                 } else if (c->offline) {
@@ -400,6 +427,8 @@ static int dist_main(void *arg)
                 continue;
             }
             got += n;
+            if (c->offline && c->cfg->pace_milli)
+                pace_wait(c, mbuf_ts(c, pkts[0], 0));
             memset(n_out, 0, sizeof(unsigned) * c->n_workers);
             uint64_t now = c->offline ? 0 : live_now_ns(c);
             for (unsigned i = 0; i < n; i++) {

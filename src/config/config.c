@@ -65,6 +65,9 @@ const struct fp_config_setting fp_config_settings[] = {
     {"capture.duration", FP_CONFIG_DURATION, 0, 0, 31536000, 0, NULL, NULL, 1,
      CFG_FIELD(duration_s),
      "stop capturing after N whole seconds, 0 = no limit"},
+    {"capture.pace", FP_CONFIG_DURATION, 0, 0, 1000000, 0, NULL, NULL, 1000,
+     CFG_FIELD(pace_milli),
+     "replay speed of -r: 0 = as fast as possible, 1 = the capture's own timing, 2 = twice"},
 
     {"decode.tunnels", FP_CONFIG_ENUM, 0, 0, 0, 0, "inner", tunnel_names, 0,
      CFG_FIELD(decap_tunnels), "meter the inner or the outer packet of tunnels"},

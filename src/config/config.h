@@ -54,6 +54,7 @@ struct fp_config {
     char capture_file[FP_CONFIG_STR]; /**< -r FILE (empty: live) */
     bool progress;              /**< show progress on a terminal (default true) */
     uint32_t duration_s;        /**< capture.duration: stop after N seconds (0 = no limit) */
+    uint32_t pace_milli;        /**< capture.pace x 1000: -r replay speed (0 = full speed) */
 
     /* decode */
     bool decap_tunnels;         /**< meter inner flows of tunnels (default true) */
