@@ -102,6 +102,7 @@ struct fp_capture {
     /* -r pacing (one reading thread per capture file): capture time → wall time. */
     uint64_t pace_first_ts_ns;
     uint64_t pace_start_ns;
+    uint64_t pace_last_ts_ns;
 };
 
 /* ---- EAL ------------------------------------------------------------------------------ */
@@ -229,9 +230,14 @@ static void pace_wait(struct fp_capture *c, uint64_t ts_ns)
     uint64_t now = fp_time_monotonic_ns();
     if (!c->pace_start_ns) {
         c->pace_start_ns = now;
-        c->pace_first_ts_ns = ts_ns;
+        c->pace_first_ts_ns = c->pace_last_ts_ns = ts_ns;
         return;
     }
+    /* Silences longer than 5 s of capture time are cut to 5 s (merged captures span years). */
+    if (ts_ns > c->pace_last_ts_ns + 5 * FP_NS_PER_S)
+        c->pace_first_ts_ns += ts_ns - c->pace_last_ts_ns - 5 * FP_NS_PER_S;
+    if (ts_ns > c->pace_last_ts_ns)
+        c->pace_last_ts_ns = ts_ns;
     if (ts_ns <= c->pace_first_ts_ns)
         return;
     uint64_t due = c->pace_start_ns +
