@@ -31,6 +31,7 @@
 #include "common/fp_log.h"
 #include "common/fp_time.h"
 #include "export/export.h"
+#include "qoe/qoe.h"
 
 #define MAX_BURST 256
 #define MAX_QUEUES 64
@@ -103,6 +104,12 @@ struct fp_capture {
     uint64_t pace_first_ts_ns;
     uint64_t pace_start_ns;
     uint64_t pace_last_ts_ns;
+    struct fp_qoe_params qoe_params;
+};
+
+/** Per-flow extension state kept by the flow cache for the worker (cold array). */
+struct flow_ext {
+    struct fp_qoe_flow qoe;
 };
 
 /* ---- EAL ------------------------------------------------------------------------------ */
@@ -250,11 +257,40 @@ static void pace_wait(struct fp_capture *c, uint64_t ts_ns)
     }
 }
 
-static void record_to_ring(void *arg, const struct fp_flow_record *rec, void *ext, bool final)
+static void ext_packet(void *arg, void *state, unsigned dir, bool created,
+                       const struct fp_pkt_meta *m, const uint8_t *frame, uint64_t ts_ns)
 {
     struct fp_worker *w = arg;
-    (void)ext;
+    struct flow_ext *x = state;
+    (void)created;
+    fp_qoe_flow_update(&x->qoe, &w->cap->qoe_params, dir, m, frame, ts_ns);
+}
+
+/* Complete a record with the flow's QoE results and SPLT (values are cumulative since the
+ * flow started, also in active-timeout records). */
+static void fill_ext(struct fp_worker *w, struct fp_flow_record *rec, const struct flow_ext *x)
+{
+    uint64_t pk[2] = {rec->dir[0].packets, rec->dir[1].packets};
+    uint64_t t_end = FP_MAX(rec->dir[0].last_ns, rec->dir[1].last_ns);
+    fp_qoe_flow_result(&x->qoe, &w->cap->qoe_params, pk, t_end, &rec->qoe);
+    unsigned n = FP_MIN((unsigned)x->qoe.splt.n, (unsigned)FP_FLOW_SPLT_MAX);
+    rec->splt.n = (uint8_t)n;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned d;
+        uint32_t len, iat;
+        fp_qoe_splt_get(&x->qoe.splt, i, &d, &len, &iat);
+        rec->splt.dirs |= (uint32_t)(d & 1) << i;
+        rec->splt.len[i] = (uint16_t)FP_MIN(len, 65535u);
+        rec->splt.iat_us[i] = iat;
+    }
+}
+
+static void record_to_ring(void *arg, struct fp_flow_record *rec, void *ext, bool final)
+{
+    struct fp_worker *w = arg;
     (void)final;
+    if (ext)
+        fill_ext(w, rec, ext);
     if (likely(fp_export_ring_put(w->export_ring, rec)))
         return;
     if (w->cap->offline) {
@@ -576,6 +612,8 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
     c->tsc_base = rte_get_tsc_cycles();
     c->realtime_base_ns = fp_time_realtime_ns();
     atomic_init(&c->stop, false);
+    fp_qoe_params_default(&c->qoe_params);
+    c->qoe_params.splt_n = (uint8_t)cfg->splt_packets;
     if (c->offline && (err = -open_capture_file(c, cfg->capture_file)) != 0)
         goto fail;
 
@@ -708,6 +746,11 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
             .worker_id = (uint8_t)i,
             .sink = {.emit = record_to_ring, .arg = w},
         };
+        if (cfg->qoe_enabled) {
+            fp.ext.size = sizeof(struct flow_ext);
+            fp.ext.packet = ext_packet;
+            fp.ext.arg = w;
+        }
         w->ft = fp_flow_table_create(&fp);
         if (!w->ft) {
             fp_log(FP_LOG_ERR, LOGM, "worker %u: flow cache of %u flows: %s", i,

@@ -98,6 +98,11 @@ const struct fp_config_setting fp_config_settings[] = {
     {"export.stats_interval", FP_CONFIG_DURATION, 0, 1, 86400, 60, NULL, NULL, 1,
      CFG_FIELD(stats_interval_s), "options (statistics) records every N whole seconds"},
 
+    {"qoe.enabled", FP_CONFIG_BOOL, 0, 0, 1, 1, NULL, NULL, 0, CFG_FIELD(qoe_enabled),
+     "measure quality of experience per flow (TCP, DNS, RTP, video, gaming, score, SPLT)"},
+    {"qoe.splt_packets", FP_CONFIG_INT, 0, 0, 20, 20, NULL, NULL, 0, CFG_FIELD(splt_packets),
+     "packets of each flow recorded in the SPLT lists (length, direction, inter-arrival)"},
+
     {"log.level", FP_CONFIG_ENUM, FP_CONFIG_F_ENUM_NAME, 0, 0, 0, "info", log_level_names, 0,
      CFG_FIELD(log_level), "most verbose level logged"},
 };

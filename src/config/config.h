@@ -22,6 +22,14 @@ enum fp_transport {
     FP_TRANSPORT_UDP,
     FP_TRANSPORT_TCP,
     FP_TRANSPORT_FILE,
+    FP_TRANSPORT_TLS,  /**< IPFIX over TLS (RFC 7011 §10.4, §11), OpenSSL, default port 4740 */
+    FP_TRANSPORT_DTLS, /**< IPFIX over DTLS 1.2 over UDP (RFC 7011 §11), default port 4740 */
+};
+
+/** How records are shared among the stream (TCP/TLS/DTLS) collectors. */
+enum fp_export_mode {
+    FP_EXPORT_MODE_ALL,      /**< every collector gets every record */
+    FP_EXPORT_MODE_FAILOVER, /**< first healthy stream collector in list order gets them */
 };
 
 /** One collector (export destination). */
@@ -33,6 +41,7 @@ struct fp_collector_config {
     char path[FP_CONFIG_STR];  /**< file: path */
     bool biflow;               /**< RFC 5103 biflow records instead of two uniflows */
     uint32_t mtu;              /**< UDP: max IPFIX message size in bytes (default 1400, 512..65000) */
+    char server_name[FP_CONFIG_STR]; /**< TLS/DTLS: expected collector name ("" = URL host) */
 };
 
 /** One capture port. */
@@ -76,6 +85,23 @@ struct fp_config {
     uint32_t template_refresh_s;    /**< UDP template refresh period (default 60 s) */
     uint32_t template_refresh_msgs; /**< UDP template refresh every N messages (0 = off) */
     uint32_t stats_interval_s;      /**< options records period (default 60 s) */
+    enum fp_export_mode export_mode; /**< export.mode (default all) */
+    uint32_t retry_min_ms;          /**< TCP/TLS/DTLS first reconnect delay (default 60 s) */
+    uint32_t retry_max_ms;          /**< reconnect backoff cap (default 600 s) */
+    uint32_t queue_records;         /**< records queued in memory per collector while down */
+    char spool_dir[FP_CONFIG_STR];  /**< on-disk spool directory ("" = memory only) */
+    uint32_t spool_max_mb;          /**< spool cap per collector in MiB */
+    uint32_t drain_timeout_ms;      /**< at stop: wait this long for queued records */
+    char tls_cert[FP_CONFIG_STR];   /**< exporter certificate chain (PEM) */
+    char tls_key[FP_CONFIG_STR];    /**< its private key (PEM) */
+    char tls_ca[FP_CONFIG_STR];     /**< CA bundle that signs collector certificates (PEM) */
+    char tls_ciphers[FP_CONFIG_STR];      /**< TLS 1.2 cipher list ("" = OpenSSL default) */
+    char tls_ciphersuites[FP_CONFIG_STR]; /**< TLS 1.3 suites ("" = OpenSSL default) */
+    char tls_min_version[8];        /**< "1.2" (default) or "1.3" */
+
+    /* quality of experience */
+    bool qoe_enabled;           /**< qoe.enabled (default true) */
+    unsigned splt_packets;      /**< qoe.splt_packets: first N packets in SPLT (default 20) */
 
     /* logging */
     char log_level[16];         /**< error|warning|notice|info|debug (default info) */

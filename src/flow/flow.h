@@ -220,12 +220,13 @@ extern const char *const fp_flow_counter_names[];
 extern const unsigned fp_flow_counter_count;
 
 /**
- * Where records go: called by the owning worker for every record.
+ * Where records go: called by the owning worker for every record. The sink may complete
+ * the record (classification, QoE fields) before handing it on.
  * @param ext   the flow's extension state (NULL without an extension)
  * @param final true when the flow leaves the cache, false for an active-timeout record
  */
 struct fp_flow_sink {
-    void (*emit)(void *arg, const struct fp_flow_record *rec, void *ext, bool final);
+    void (*emit)(void *arg, struct fp_flow_record *rec, void *ext, bool final);
     void *arg;
 };
 

@@ -12,7 +12,7 @@
 static struct fp_flow_record *recs;
 static unsigned n_recs;
 
-static void collect(void *arg, const struct fp_flow_record *r, void *ext, bool final)
+static void collect(void *arg, struct fp_flow_record *r, void *ext, bool final)
 {
     (void)arg;
     (void)ext;
@@ -411,7 +411,7 @@ static void ext_release(void *arg, void *state)
     ext_releases++;
 }
 
-static void ext_collect(void *arg, const struct fp_flow_record *r, void *ext, bool final)
+static void ext_collect(void *arg, struct fp_flow_record *r, void *ext, bool final)
 {
     (void)arg;
     const struct ext_state *s = ext;
