@@ -16,14 +16,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "capture/capture.h"
 #include "common/fp_log.h"
+#include "common/fp_snapshot.h"
+#include "common/fp_time.h"
+#include "snmp/snmp.h"
 #include "config/config.h"
 #include "export/export.h"
 
 #define FP_VERSION "0.1.0"
 
 static struct fp_capture *_Atomic g_capture;
+static struct fp_exporter *_Atomic g_exporter;
+static const struct fp_config *g_cfg;
+static uint64_t g_start_ms;
 static atomic_bool g_stop_requested;
 
 static void on_signal(int sig)
@@ -33,6 +41,115 @@ static void on_signal(int sig)
     struct fp_capture *c = atomic_load(&g_capture);
     if (c)
         fp_capture_request_stop(c);
+}
+
+
+static uint8_t snap_state(enum fp_collector_state st)
+{
+    switch (st) {
+    case FP_COLLECTOR_STATE_UP:
+        return FP_SNAP_COLLECTOR_UP;
+    case FP_COLLECTOR_STATE_CONNECTING:
+        return FP_SNAP_COLLECTOR_CONNECTING;
+    case FP_COLLECTOR_STATE_CLOSED:
+        return FP_SNAP_COLLECTOR_CLOSED;
+    default:
+        return FP_SNAP_COLLECTOR_DOWN;
+    }
+}
+
+/* SNMP snapshot, built on the SNMP thread from counters (relaxed reads), never from flows. */
+static void snapshot_fill(void *arg, struct fp_snapshot *s)
+{
+    (void)arg;
+    const struct fp_config *cfg = g_cfg;
+    snprintf(s->version, sizeof(s->version), "flowpulse %s", FP_VERSION);
+    s->start_time_ms = g_start_ms;
+    s->now_ms = fp_time_realtime_ns() / FP_NS_PER_MS;
+    struct fp_capture *c = atomic_load(&g_capture);
+    if (c) {
+        struct fp_capture_totals t;
+        fp_capture_get_totals(c, &t);
+        s->packets_received = t.rx_packets;
+        s->packets_metered = t.metered;
+        for (unsigned i = 1; i < FP_DECODE_RESULT_MAX; i++)
+            s->not_metered[i] = t.sum.decode[i];
+        s->n_ports = FP_MIN(fp_capture_port_count(c), (unsigned)FP_MAX_PORTS);
+        for (unsigned p = 0; p < s->n_ports; p++) {
+            struct fp_capture_port_stats ps;
+            if (fp_capture_get_port(c, p, &ps) == 0) {
+                s->ports[p].rx_packets = ps.rx_packets;
+                s->ports[p].missed = ps.missed;
+                s->ports[p].errors = ps.errors;
+                s->ports[p].nombuf = ps.nombuf;
+            }
+        }
+        s->n_workers = FP_MIN(fp_capture_worker_count(c), (unsigned)FP_MAX_WORKERS);
+        uint64_t records = 0;
+        for (unsigned w = 0; w < s->n_workers; w++) {
+            struct fp_worker_stats ws;
+            struct fp_flow_stats fs;
+            fp_capture_get_worker(c, w, &ws, &fs);
+            struct fp_snap_worker *sw = &s->workers[w];
+            sw->packets = fs.packets;
+            sw->flows_active = fs.active;
+            sw->flows_created = fs.created;
+            sw->expired_idle = fs.expired_idle;
+            sw->expired_active = fs.expired_active;
+            sw->expired_end = fs.expired_end;
+            sw->expired_forced = fs.expired_forced;
+            sw->expired_resource = fs.evicted_resource + fs.evicted_bucket;
+            sw->cache_capacity = cfg->flow_capacity;
+            s->metering.active_flows += fs.active;
+            records += fs.expired_idle + fs.expired_active + fs.expired_end + fs.expired_forced +
+                       fs.evicted_resource + fs.evicted_bucket + fs.split_overflow;
+        }
+        uint64_t cap = (uint64_t)cfg->flow_capacity * s->n_workers;
+        s->metering.unused_entries = cap > s->metering.active_flows ? cap - s->metering.active_flows : 0;
+        s->metering.data_records = records;
+    }
+    s->metering.active_timeout_s = cfg->active_timeout_ms / 1000;
+    s->metering.idle_timeout_s = cfg->idle_timeout_ms / 1000;
+    s->metering.observation_domain = cfg->observation_domain;
+    struct fp_exporter *ex = atomic_load(&g_exporter);
+    s->n_collectors = ex ? FP_MIN(fp_exporter_collector_count(ex), (unsigned)FP_MAX_COLLECTORS) : 0;
+    for (unsigned i = 0; i < s->n_collectors; i++) {
+        const struct fp_collector_config *cc = &cfg->collectors[i];
+        struct fp_snap_collector *sc = &s->collectors[i];
+        struct fp_collector_stats cs;
+        fp_exporter_get_stats(ex, i, &cs);
+        snprintf(sc->url, sizeof(sc->url), "%s", cc->url);
+        sc->protocol = FP_SNAP_PROTOCOL_IPFIX;
+        switch (cc->transport) {
+        case FP_TRANSPORT_UDP:
+            sc->transport = FP_SNAP_TRANSPORT_UDP;
+            sc->template_refresh_s = cfg->template_refresh_s;
+            sc->template_refresh_msgs = cfg->template_refresh_msgs;
+            break;
+        case FP_TRANSPORT_TCP:
+            sc->transport = FP_SNAP_TRANSPORT_TCP;
+            break;
+        case FP_TRANSPORT_FILE:
+            sc->transport = FP_SNAP_TRANSPORT_FILE;
+            break;
+        default:
+            sc->transport = FP_SNAP_TRANSPORT_TLS;
+            break;
+        }
+        if (inet_pton(AF_INET, cc->host, sc->addr) == 1)
+            sc->addr_family = 4;
+        else if (inet_pton(AF_INET6, cc->host, sc->addr) == 1)
+            sc->addr_family = 6;
+        sc->port = cc->port;
+        sc->state = snap_state(cs.state);
+        sc->records = cs.records;
+        sc->messages = cs.messages;
+        sc->octets = cs.octets;
+        sc->records_not_sent = cs.records_not_sent;
+        sc->reconnects = cs.reconnects;
+        memcpy(sc->last_error, cs.last_error, FP_MIN(sizeof(sc->last_error), sizeof(cs.last_error)));
+        sc->last_error[sizeof(sc->last_error) - 1] = '\0';
+    }
 }
 
 static void usage(FILE *out)
@@ -220,12 +337,15 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int rc = 1;
+    g_cfg = &cfg;
+    g_start_ms = fp_time_realtime_ns() / FP_NS_PER_MS;
     if (fp_capture_eal_init(&cfg, argv[0]) != 0)
         return 1;
 
     struct rte_ring *rings[FP_MAX_WORKERS] = {0};
     struct fp_capture *cap = NULL;
     struct fp_exporter *ex = NULL;
+    struct fp_snmp *snmp = NULL;
     for (unsigned i = 0; i < cfg.workers; i++) {
         char name[32];
         snprintf(name, sizeof(name), "fp_export_%u", i);
@@ -257,6 +377,18 @@ int main(int argc, char **argv)
     }
     if (fp_exporter_start(ex) != 0)
         goto out;
+    atomic_store(&g_exporter, ex);
+    if (cfg.snmp_enabled) {
+        struct fp_snmp_params sp = {
+            .agentx_socket = cfg.snmp_socket[0] ? cfg.snmp_socket : NULL,
+            .refresh_ms = cfg.snmp_refresh_ms,
+            .fill = snapshot_fill,
+            .drop_threshold_pps = cfg.snmp_drop_threshold,
+        };
+        snmp = fp_snmp_start(&sp);
+        if (!snmp)
+            fp_log(FP_LOG_WARNING, "main", "SNMP subagent not started: %s", strerror(errno));
+    }
     if (fp_capture_run(cap) != 0)
         goto out_stop;
     rc = 0;
@@ -268,6 +400,8 @@ out_stop:
         print_accounting(&t, ex);
     }
 out:
+    fp_snmp_stop(snmp);
+    atomic_store(&g_exporter, NULL);
     atomic_store(&g_capture, NULL);
     fp_exporter_destroy(ex);
     fp_capture_destroy(cap);

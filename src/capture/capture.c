@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,19 @@ struct rxq {
 
 struct fp_capture;
 
+/** A flow query posted to one worker, answered in bounded slices from its poll loop. */
+struct flow_query {
+    bool (*match)(void *arg, const struct fp_flow_record *r);
+    void *arg;
+    struct fp_flow_record *out;
+    unsigned max;
+    unsigned n;
+    uint32_t cursor;
+    atomic_int state; /* 1 posted, 2 done */
+};
+
+#define QUERY_SLICE 1024 /* flows examined per poll: bounds the time a query steals */
+
 struct fp_worker {
     struct fp_worker_stats stats; /* first: cache aligned, written by this worker only */
     unsigned id;
@@ -72,6 +86,7 @@ struct fp_worker {
     unsigned n_qs;
     struct fp_decode_params dp;
     atomic_bool done;
+    struct flow_query *_Atomic query;
 } FP_CACHE_ALIGNED;
 
 struct distributor {
@@ -105,6 +120,7 @@ struct fp_capture {
     uint64_t pace_start_ns;
     uint64_t pace_last_ts_ns;
     struct fp_qoe_params qoe_params;
+    pthread_mutex_t query_lock;
 };
 
 /** Per-flow extension state kept by the flow cache for the worker (cold array). */
@@ -390,6 +406,33 @@ static void worker_process_ring(struct fp_worker *w, struct rte_mbuf **pkts, uns
     rte_pktmbuf_free_bulk(pkts, n);
 }
 
+struct query_ctx {
+    struct fp_worker *w;
+    struct flow_query *q;
+};
+
+static bool query_visit(void *arg, struct fp_flow_record *rec, void *ext)
+{
+    struct query_ctx *qc = arg;
+    if (ext)
+        fill_ext(qc->w, rec, ext);
+    if (qc->q->match(qc->q->arg, rec))
+        qc->q->out[qc->q->n++] = *rec;
+    return qc->q->n < qc->q->max;
+}
+
+static void worker_query_slice(struct fp_worker *w, struct flow_query *q, bool finish)
+{
+    struct query_ctx qc = {.w = w, .q = q};
+    int done = q->n >= q->max;
+    if (!done && !finish)
+        done = fp_flow_table_scan(w->ft, &q->cursor, QUERY_SLICE, query_visit, &qc);
+    if (done || finish) {
+        atomic_store_explicit(&w->query, NULL, memory_order_relaxed);
+        atomic_store_explicit(&q->state, 2, memory_order_release);
+    }
+}
+
 static int worker_main(void *arg)
 {
     struct fp_worker *w = arg;
@@ -430,11 +473,17 @@ static int worker_main(void *arg)
         /* Expiry runs on idle polls too, so flows end when traffic stops. */
         uint64_t now = c->offline ? w->stats.last_ts_ns : live_now_ns(c);
         fp_flow_table_advance(w->ft, now);
+        struct flow_query *q = atomic_load_explicit(&w->query, memory_order_acquire);
+        if (unlikely(q != NULL))
+            worker_query_slice(w, q, false);
         if (!got && !c->offline)
             rte_pause();
     }
     fp_flow_table_flush(w->ft, FP_END_FORCED);
     atomic_store_explicit(&w->done, true, memory_order_release);
+    struct flow_query *q = atomic_load_explicit(&w->query, memory_order_acquire);
+    if (q)
+        worker_query_slice(w, q, true);
     return 0;
 }
 
@@ -612,6 +661,7 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
     c->tsc_base = rte_get_tsc_cycles();
     c->realtime_base_ns = fp_time_realtime_ns();
     atomic_init(&c->stop, false);
+    pthread_mutex_init(&c->query_lock, NULL);
     fp_qoe_params_default(&c->qoe_params);
     c->qoe_params.splt_n = (uint8_t)cfg->splt_packets;
     if (c->offline && (err = -open_capture_file(c, cfg->capture_file)) != 0)
@@ -803,6 +853,106 @@ void fp_capture_request_stop(struct fp_capture *c)
 unsigned fp_capture_worker_count(const struct fp_capture *c)
 {
     return c->n_workers;
+}
+
+int fp_capture_query_flows(struct fp_capture *c,
+                           bool (*match)(void *arg, const struct fp_flow_record *r), void *arg,
+                           struct fp_flow_record *out, unsigned max_per_worker, unsigned *n_out,
+                           unsigned timeout_ms)
+{
+    *n_out = 0;
+    if (!match || !out || max_per_worker == 0)
+        return -EINVAL;
+    struct flow_query *qs = calloc(c->n_workers, sizeof(*qs));
+    if (!qs)
+        return -ENOMEM;
+    pthread_mutex_lock(&c->query_lock);
+    for (unsigned i = 0; i < c->n_workers; i++) {
+        qs[i].match = match;
+        qs[i].arg = arg;
+        qs[i].out = out + (size_t)i * max_per_worker;
+        qs[i].max = max_per_worker;
+        atomic_init(&qs[i].state, 1);
+        if (atomic_load_explicit(&c->workers[i].done, memory_order_acquire))
+            atomic_store(&qs[i].state, 2);
+        else
+            atomic_store_explicit(&c->workers[i].query, &qs[i], memory_order_release);
+    }
+    int ret = 0;
+    uint64_t deadline = fp_time_monotonic_ns() + (uint64_t)timeout_ms * FP_NS_PER_MS;
+    for (unsigned i = 0; i < c->n_workers; i++) {
+        while (atomic_load_explicit(&qs[i].state, memory_order_acquire) != 2) {
+            if (atomic_load_explicit(&c->workers[i].done, memory_order_acquire) &&
+                atomic_load_explicit(&c->workers[i].query, memory_order_acquire) == NULL)
+                break;
+            if (fp_time_monotonic_ns() > deadline) {
+                ret = -ETIMEDOUT;
+                break;
+            }
+            usleep(200);
+        }
+        if (ret)
+            break;
+    }
+    if (ret) {
+        /* Withdraw what was not answered; wait for a worker that may be inside a slice. */
+        for (unsigned i = 0; i < c->n_workers; i++) {
+            struct flow_query *expect = &qs[i];
+            if (!atomic_compare_exchange_strong(&c->workers[i].query, &expect, NULL)) {
+                while (atomic_load_explicit(&qs[i].state, memory_order_acquire) != 2 &&
+                       !atomic_load_explicit(&c->workers[i].done, memory_order_acquire))
+                    usleep(100);
+            }
+        }
+    }
+    /* Compact the per-worker blocks. */
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->n_workers; i++) {
+        for (unsigned k = 0; k < qs[i].n; k++)
+            out[n++] = qs[i].out[k];
+    }
+    *n_out = n;
+    pthread_mutex_unlock(&c->query_lock);
+    free(qs);
+    return ret;
+}
+
+static void add_stats(struct fp_worker_stats *sum, const struct fp_worker_stats *s);
+
+void fp_capture_get_worker(const struct fp_capture *c, unsigned worker, struct fp_worker_stats *ws,
+                           struct fp_flow_stats *fs)
+{
+    memset(ws, 0, sizeof(*ws));
+    memset(fs, 0, sizeof(*fs));
+    if (worker >= c->n_workers)
+        return;
+    add_stats(ws, &c->workers[worker].stats);
+    const struct fp_flow_stats *s = fp_flow_table_stats(c->workers[worker].ft);
+#define FP_X_COPY(name, desc) fs->name = __atomic_load_n(&s->name, __ATOMIC_RELAXED);
+    FP_FLOW_COUNTERS(FP_X_COPY)
+#undef FP_X_COPY
+    fs->active = __atomic_load_n(&s->active, __ATOMIC_RELAXED);
+}
+
+unsigned fp_capture_port_count(const struct fp_capture *c)
+{
+    return c->n_ports;
+}
+
+int fp_capture_get_port(const struct fp_capture *c, unsigned port, struct fp_capture_port_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (port >= c->n_ports)
+        return -EINVAL;
+    struct rte_eth_stats es;
+    int ret = rte_eth_stats_get(c->port_ids[port], &es);
+    if (ret != 0)
+        return ret;
+    out->rx_packets = es.ipackets;
+    out->missed = es.imissed;
+    out->errors = es.ierrors;
+    out->nombuf = es.rx_nombuf;
+    return 0;
 }
 
 static void add_stats(struct fp_worker_stats *sum, const struct fp_worker_stats *s)

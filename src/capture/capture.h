@@ -91,6 +91,37 @@ void fp_capture_get_totals(const struct fp_capture *c, struct fp_capture_totals 
 /** Number of workers. */
 unsigned fp_capture_worker_count(const struct fp_capture *c);
 
+/** One worker's counters and its flow cache counters (any thread; relaxed reads). */
+void fp_capture_get_worker(const struct fp_capture *c, unsigned worker, struct fp_worker_stats *ws,
+                           struct fp_flow_stats *fs);
+
+struct fp_capture_port_stats {
+    uint64_t rx_packets;
+    uint64_t missed;
+    uint64_t errors;
+    uint64_t nombuf;
+};
+
+/**
+ * Query the live flow caches of all workers: each worker examines its flows in slices of at
+ * most 1024 per poll (a worker is never stalled for long) and keeps those @p match accepts
+ * (records of the current interval with QoE/classification filled, end_reason 0).
+ * Call from a control thread; queries are serialised.
+ * @param out             room for fp_capture_worker_count() * max_per_worker records
+ * @param n_out           records returned (compacted at the start of @p out)
+ * @return 0, -EINVAL, -ENOMEM or -ETIMEDOUT (partial results are still returned)
+ */
+int fp_capture_query_flows(struct fp_capture *c,
+                           bool (*match)(void *arg, const struct fp_flow_record *r), void *arg,
+                           struct fp_flow_record *out, unsigned max_per_worker, unsigned *n_out,
+                           unsigned timeout_ms);
+
+/** Number of capture ports. */
+unsigned fp_capture_port_count(const struct fp_capture *c);
+
+/** NIC counters of a port (rte_eth_stats). @return 0, or -errno */
+int fp_capture_get_port(const struct fp_capture *c, unsigned port, struct fp_capture_port_stats *out);
+
 /** Stop ports and free everything (NULL accepted). */
 void fp_capture_destroy(struct fp_capture *c);
 

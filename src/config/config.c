@@ -20,6 +20,7 @@
 #include "config/config_internal.h"
 
 #define FP_IPFIX_PORT 4739
+#define FP_IPFIX_TLS_PORT 4740
 #define PROBLEM_LEN 320
 #define PATH_LEN 96
 
@@ -34,6 +35,18 @@
 static const struct fp_config_enum tunnel_names[] = {
     {"inner", 1},
     {"outer", 0},
+    {NULL, 0},
+};
+
+static const struct fp_config_enum export_mode_names[] = {
+    {"all", FP_EXPORT_MODE_ALL},
+    {"failover", FP_EXPORT_MODE_FAILOVER},
+    {NULL, 0},
+};
+
+static const struct fp_config_enum tls_version_names[] = {
+    {"1.2", 0},
+    {"1.3", 1},
     {NULL, 0},
 };
 
@@ -97,11 +110,53 @@ const struct fp_config_setting fp_config_settings[] = {
      CFG_FIELD(template_refresh_msgs), "UDP: also resend templates every N messages, 0 = off"},
     {"export.stats_interval", FP_CONFIG_DURATION, 0, 1, 86400, 60, NULL, NULL, 1,
      CFG_FIELD(stats_interval_s), "options (statistics) records every N whole seconds"},
+    {"export.enterprise_elements", FP_CONFIG_BOOL, 0, 0, 1, 1, NULL, NULL, 0,
+     CFG_FIELD(export_enterprise),
+     "export FlowPulse's enterprise elements (application, class, QoE, SPLT) and their RFC 5610 "
+     "type records"},
+    {"export.pen", FP_CONFIG_INT, 0, 1, UINT32_MAX, 32473, NULL, NULL, 0, CFG_FIELD(export_pen),
+     "Private Enterprise Number of FlowPulse's elements (32473 = documentation only)"},
+    {"export.mode", FP_CONFIG_ENUM, 0, 0, 0, 0, "all", export_mode_names, 0,
+     CFG_FIELD(export_mode),
+     "all: every collector gets every record; failover: the first healthy TCP/TLS/DTLS one"},
+    {"export.retry_min", FP_CONFIG_DURATION, 0, 10, 86400000, 60000, NULL, NULL, 1000,
+     CFG_FIELD(retry_min_ms), "TCP/TLS/DTLS: first reconnect delay after a failure, seconds"},
+    {"export.retry_max", FP_CONFIG_DURATION, 0, 10, 86400000, 600000, NULL, NULL, 1000,
+     CFG_FIELD(retry_max_ms), "TCP/TLS/DTLS: reconnect delay cap (doubling backoff), seconds"},
+    {"export.queue_records", FP_CONFIG_INT, 0, 16, 16777216, 16384, NULL, NULL, 0,
+     CFG_FIELD(queue_records), "TCP/TLS/DTLS: flow records queued in memory while down"},
+    {"export.spool_dir", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, CFG_FIELD(spool_dir),
+     "TCP/TLS/DTLS: directory for the on-disk spool beyond the queue, \"\" = none"},
+    {"export.spool_max_mb", FP_CONFIG_INT, 0, 1, 1048576, 1024, NULL, NULL, 0,
+     CFG_FIELD(spool_max_mb), "spool cap per collector in MiB (oldest dropped beyond it)"},
+    {"export.drain_timeout", FP_CONFIG_DURATION, 0, 0, 3600000, 10000, NULL, NULL, 1000,
+     CFG_FIELD(drain_timeout_ms), "at stop: seconds to wait for queued records to be sent"},
+    {"export.tls_cert", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, CFG_FIELD(tls_cert),
+     "TLS/DTLS: exporter certificate chain file (PEM)"},
+    {"export.tls_key", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, CFG_FIELD(tls_key),
+     "TLS/DTLS: exporter private key file (PEM)"},
+    {"export.tls_ca", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, CFG_FIELD(tls_ca),
+     "TLS/DTLS: CA bundle file that collector certificates must chain to (PEM)"},
+    {"export.tls_ciphers", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, CFG_FIELD(tls_ciphers),
+     "TLS 1.2/DTLS cipher list (OpenSSL syntax), \"\" = OpenSSL default"},
+    {"export.tls_ciphersuites", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0,
+     CFG_FIELD(tls_ciphersuites), "TLS 1.3 cipher suites (OpenSSL syntax), \"\" = default"},
+    {"export.tls_min_version", FP_CONFIG_ENUM, FP_CONFIG_F_ENUM_NAME, 0, 0, 0, "1.2",
+     tls_version_names, 0, CFG_FIELD(tls_min_version), "lowest TLS version accepted"},
 
     {"qoe.enabled", FP_CONFIG_BOOL, 0, 0, 1, 1, NULL, NULL, 0, CFG_FIELD(qoe_enabled),
      "measure quality of experience per flow (TCP, DNS, RTP, video, gaming, score, SPLT)"},
     {"qoe.splt_packets", FP_CONFIG_INT, 0, 0, 20, 20, NULL, NULL, 0, CFG_FIELD(splt_packets),
      "packets of each flow recorded in the SPLT lists (length, direction, inter-arrival)"},
+
+    {"snmp.enabled", FP_CONFIG_BOOL, 0, 0, 1, 0, NULL, NULL, 0, CFG_FIELD(snmp_enabled),
+     "run the AgentX subagent (FLOWPULSE-MIB, IPFIX-MIB) towards the host's snmpd"},
+    {"snmp.agentx_socket", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, CFG_FIELD(snmp_socket),
+     "AgentX master socket: /path, unix:/path or tcp:HOST:PORT (\"\" = net-snmp default)"},
+    {"snmp.refresh", FP_CONFIG_DURATION, 0, 100, 60000, 1000, NULL, NULL, 1000,
+     CFG_FIELD(snmp_refresh_ms), "answers come from a snapshot at most this old"},
+    {"snmp.drop_threshold", FP_CONFIG_INT, 0, 0, 2147483647, 0, NULL, NULL, 0,
+     CFG_FIELD(snmp_drop_threshold), "send fpDropsAboveThreshold above this many drops/s (0 = off)"},
 
     {"log.level", FP_CONFIG_ENUM, FP_CONFIG_F_ENUM_NAME, 0, 0, 0, "info", log_level_names, 0,
      CFG_FIELD(log_level), "most verbose level logged"},
@@ -117,11 +172,13 @@ static const struct fp_config_setting port_settings[] = {
 
 static const struct fp_config_setting collector_settings[] = {
     {"url", FP_CONFIG_URL, FP_CONFIG_F_REQUIRED, 0, 0, 0, "", NULL, 0, COLL_FIELD(url),
-     "udp://HOST[:PORT], tcp://HOST[:PORT] (default port 4739) or file:PATH"},
+     "udp://, tcp:// (port 4739), tls://, dtls:// (port 4740) HOST[:PORT], or file:PATH"},
     {"biflow", FP_CONFIG_BOOL, 0, 0, 1, 0, NULL, NULL, 0, COLL_FIELD(biflow),
      "RFC 5103 biflow records instead of two uniflows"},
     {"mtu", FP_CONFIG_INT, 0, 512, 65000, 1400, NULL, NULL, 0, COLL_FIELD(mtu),
-     "UDP: largest IPFIX message in bytes"},
+     "UDP/DTLS: largest IPFIX message in bytes"},
+    {"server_name", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, COLL_FIELD(server_name),
+     "TLS/DTLS: name the collector certificate must carry, \"\" = the URL host"},
 };
 
 const struct fp_config_list fp_config_lists[] = {
@@ -500,6 +557,8 @@ static const struct url_scheme url_schemes[] = {
     {"udp", URL_HOST_PORT, FP_TRANSPORT_UDP, FP_IPFIX_PORT},
     {"tcp", URL_HOST_PORT, FP_TRANSPORT_TCP, FP_IPFIX_PORT},
     {"file", URL_PATH, FP_TRANSPORT_FILE, 0},
+    {"tls", URL_HOST_PORT, FP_TRANSPORT_TLS, FP_IPFIX_TLS_PORT},
+    {"dtls", URL_HOST_PORT, FP_TRANSPORT_DTLS, FP_IPFIX_TLS_PORT},
 };
 
 static void schemes_expected(char *buf, size_t len)
@@ -1320,6 +1379,10 @@ int fp_config_validate(const struct fp_config *c, char *err, size_t errlen)
     }
 
     /* Cross checks. */
+    if (c->retry_max_ms < c->retry_min_ms) {
+        fmt(err, errlen, "export.retry_max: smaller than export.retry_min");
+        return -EINVAL;
+    }
     if (c->n_ports == 0 && c->capture_file[0] == '\0') {
         fmt(err, errlen, "capture.ports: no capture port configured and no capture file (-r)");
         return -EINVAL;
@@ -1347,9 +1410,21 @@ int fp_config_validate(const struct fp_config *c, char *err, size_t errlen)
     }
     for (unsigned i = 0; i < c->n_collectors; i++) {
         const struct fp_collector_config *a = &c->collectors[i];
-        if ((unsigned)a->transport > FP_TRANSPORT_FILE) {
+        if ((unsigned)a->transport > FP_TRANSPORT_DTLS) {
             fmt(err, errlen, "export.collectors[%u].url: invalid transport", i);
             return -EINVAL;
+        }
+        if (a->transport == FP_TRANSPORT_TLS || a->transport == FP_TRANSPORT_DTLS) {
+            const char *missing = c->tls_cert[0] == '\0' ? "export.tls_cert"
+                                  : c->tls_key[0] == '\0' ? "export.tls_key"
+                                  : c->tls_ca[0] == '\0'  ? "export.tls_ca"
+                                                          : NULL;
+            if (missing != NULL) {
+                fmt(err, errlen, "%s: must be set for the TLS/DTLS collector \"%s\" (mutual "
+                                 "authentication is mandatory, RFC 7011 section 11)",
+                    missing, a->url);
+                return -EINVAL;
+            }
         }
         for (unsigned j = 0; j < i; j++) {
             const struct fp_collector_config *b = &c->collectors[j];

@@ -85,6 +85,8 @@ struct fp_config {
     uint32_t template_refresh_s;    /**< UDP template refresh period (default 60 s) */
     uint32_t template_refresh_msgs; /**< UDP template refresh every N messages (0 = off) */
     uint32_t stats_interval_s;      /**< options records period (default 60 s) */
+    bool export_enterprise;         /**< export.enterprise_elements: FlowPulse IEs (default true) */
+    uint32_t export_pen;            /**< export.pen: their PEN (default 32473; 0 = 32473) */
     enum fp_export_mode export_mode; /**< export.mode (default all) */
     uint32_t retry_min_ms;          /**< TCP/TLS/DTLS first reconnect delay (default 60 s) */
     uint32_t retry_max_ms;          /**< reconnect backoff cap (default 600 s) */
@@ -102,6 +104,12 @@ struct fp_config {
     /* quality of experience */
     bool qoe_enabled;           /**< qoe.enabled (default true) */
     unsigned splt_packets;      /**< qoe.splt_packets: first N packets in SPLT (default 20) */
+
+    /* SNMP */
+    bool snmp_enabled;          /**< snmp.enabled (default false) */
+    char snmp_socket[FP_CONFIG_STR]; /**< snmp.agentx_socket ("" = net-snmp default) */
+    uint32_t snmp_refresh_ms;   /**< snmp.refresh (default 1 s) */
+    uint32_t snmp_drop_threshold; /**< snmp.drop_threshold drops/s (0 = off) */
 
     /* logging */
     char log_level[16];         /**< error|warning|notice|info|debug (default info) */

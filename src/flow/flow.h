@@ -285,6 +285,17 @@ void fp_flow_table_advance(struct fp_flow_table *t, uint64_t now_ns);
 /** Export every flow with @p reason (shutdown, end of capture) and empty the cache. */
 void fp_flow_table_flush(struct fp_flow_table *t, enum fp_end_reason reason);
 
+/**
+ * Visit the flows in the cache without stopping the worker for long: examines at most
+ * @p budget entries from *cursor on, handing each active flow to @p visit as a record of its
+ * current interval (end_reason 0) with its extension state. Call again with the same cursor
+ * (start at 0) until it returns 1. Owning worker only.
+ * @param visit returns false to stop the scan early
+ * @return 1 when the scan is complete (or stopped), 0 when more entries remain
+ */
+int fp_flow_table_scan(struct fp_flow_table *t, uint32_t *cursor, unsigned budget,
+                       bool (*visit)(void *arg, struct fp_flow_record *rec, void *ext), void *arg);
+
 /** Copy the table's counters (call from the owning worker, or tolerate torn reads). */
 void fp_flow_table_get_stats(const struct fp_flow_table *t, struct fp_flow_stats *out);
 

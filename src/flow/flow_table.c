@@ -26,6 +26,7 @@ enum {
     F_FIN1 = 1u << 1,
     F_RST = 1u << 2,
     F_ENDING = 1u << 3,
+    F_INUSE = 1u << 7,
 };
 
 /* ref = entry index + 1; 0 = empty way, so zeroed (lazily mapped) memory is an empty table. */
@@ -260,31 +261,29 @@ static inline void *ext_state(const struct fp_flow_table *t, uint32_t i)
     return t->ext_base ? t->ext_base + (size_t)i * t->ext.size : NULL;
 }
 
-static void emit(struct fp_flow_table *t, const struct entry *e, enum fp_end_reason reason)
+/* Fill a record from an entry (counters of the current interval). */
+static void build_record(const struct fp_flow_table *t, const struct entry *e,
+                         enum fp_end_reason reason, struct fp_flow_record *r)
 {
-    if (!e->dir[0].seen && !e->dir[1].seen)
-        return; /* nothing since the last active-timeout record */
-    struct fp_flow_record r;
-    memset(&r, 0, sizeof(r));
+    memset(r, 0, sizeof(*r));
     int i = e->init_ep, o = !e->init_ep;
-    memcpy(r.src, e->key.addr[i], 16);
-    memcpy(r.dst, e->key.addr[o], 16);
-    r.sport = e->key.port[i];
-    r.dport = e->key.port[o];
-    r.proto = e->key.proto;
-    r.ip_version = e->key.ip_version;
-    r.end_reason = (uint8_t)reason;
-    r.tunnel = e->key.tunnel;
-    r.vlan[0] = e->key.vlan[0];
-    r.vlan[1] = e->key.vlan[1];
-    r.n_vlan = e->key.n_vlan;
-    r.worker = t->worker_id;
-    r.port_id = e->port_id;
-    r.vni = e->key.vni;
-    r.flow_id = ((uint64_t)t->worker_id << 56) | (t->flow_seq++ & ((1ull << 56) - 1));
+    memcpy(r->src, e->key.addr[i], 16);
+    memcpy(r->dst, e->key.addr[o], 16);
+    r->sport = e->key.port[i];
+    r->dport = e->key.port[o];
+    r->proto = e->key.proto;
+    r->ip_version = e->key.ip_version;
+    r->end_reason = (uint8_t)reason;
+    r->tunnel = e->key.tunnel;
+    r->vlan[0] = e->key.vlan[0];
+    r->vlan[1] = e->key.vlan[1];
+    r->n_vlan = e->key.n_vlan;
+    r->worker = t->worker_id;
+    r->port_id = e->port_id;
+    r->vni = e->key.vni;
     for (int d = 0; d < 2; d++) {
         const struct hdir *h = &e->dir[d];
-        struct fp_flow_dir *o2 = &r.dir[d];
+        struct fp_flow_dir *o2 = &r->dir[d];
         if (!h->seen)
             continue;
         o2->packets = h->packets;
@@ -297,6 +296,15 @@ static void emit(struct fp_flow_table *t, const struct entry *e, enum fp_end_rea
         o2->ttl_max = h->ttl_max;
         o2->tos = h->tos;
     }
+}
+
+static void emit(struct fp_flow_table *t, const struct entry *e, enum fp_end_reason reason)
+{
+    if (!e->dir[0].seen && !e->dir[1].seen)
+        return; /* nothing since the last active-timeout record */
+    struct fp_flow_record r;
+    build_record(t, e, reason, &r);
+    r.flow_id = ((uint64_t)t->worker_id << 56) | (t->flow_seq++ & ((1ull << 56) - 1));
     t->sink.emit(t->sink.arg, &r, ext_state(t, (uint32_t)(e - t->entries)),
                  reason != FP_END_ACTIVE);
 }
@@ -325,6 +333,7 @@ static void table_remove(struct fp_flow_table *t, uint32_t i)
 
 static void entry_free(struct fp_flow_table *t, uint32_t i)
 {
+    t->entries[i].flags = 0;
     if (t->ext.release)
         t->ext.release(t->ext.arg, ext_state(t, i));
     table_remove(t, i);
@@ -564,7 +573,7 @@ static uint32_t insert(struct fp_flow_table *t, const struct fp_flow_key *k, uin
     struct entry *e = &t->entries[i];
     e->key = *k;
     e->hash = hash;
-    e->flags = 0;
+    e->flags = F_INUSE;
     if (t->ext_base)
         memset(ext_state(t, i), 0, t->ext.size);
     t->stats.created++;
@@ -797,6 +806,26 @@ void fp_flow_table_flush(struct fp_flow_table *t, enum fp_end_reason reason)
     (void)madvise(t->overflow, t->sz_overflow, MADV_DONTNEED);
     t->free_head = EMPTY;
     t->next_unused = 0;
+}
+
+int fp_flow_table_scan(struct fp_flow_table *t, uint32_t *cursor, unsigned budget,
+                       bool (*visit)(void *arg, struct fp_flow_record *rec, void *ext), void *arg)
+{
+    uint32_t i = *cursor;
+    uint32_t end = t->next_unused;
+    struct fp_flow_record r;
+    for (; i < end && budget > 0; i++, budget--) {
+        const struct entry *e = &t->entries[i];
+        if (!(e->flags & F_INUSE) || (!e->dir[0].seen && !e->dir[1].seen))
+            continue;
+        build_record(t, e, (enum fp_end_reason)0, &r);
+        if (!visit(arg, &r, ext_state(t, i))) {
+            *cursor = i + 1;
+            return 1;
+        }
+    }
+    *cursor = i;
+    return i >= end;
 }
 
 void fp_flow_table_get_stats(const struct fp_flow_table *t, struct fp_flow_stats *out)
