@@ -87,6 +87,7 @@ struct fp_worker {
     struct fp_decode_params dp;
     atomic_bool done;
     struct flow_query *_Atomic query;
+    uint64_t timeouts_gen; /* last reload generation applied */
 } FP_CACHE_ALIGNED;
 
 struct distributor {
@@ -121,6 +122,9 @@ struct fp_capture {
     uint64_t pace_last_ts_ns;
     struct fp_qoe_params qoe_params;
     pthread_mutex_t query_lock;
+    /* Reload: new timeouts published by generation; each worker applies them itself. */
+    _Atomic uint64_t timeouts_gen;
+    _Atomic uint32_t new_idle_ms, new_active_ms, new_end_ms;
 };
 
 /** Per-flow extension state kept by the flow cache for the worker (cold array). */
@@ -476,6 +480,12 @@ static int worker_main(void *arg)
         struct flow_query *q = atomic_load_explicit(&w->query, memory_order_acquire);
         if (unlikely(q != NULL))
             worker_query_slice(w, q, false);
+        uint64_t gen = atomic_load_explicit(&c->timeouts_gen, memory_order_acquire);
+        if (unlikely(gen != w->timeouts_gen)) {
+            fp_flow_table_set_timeouts(w->ft, atomic_load(&c->new_idle_ms),
+                                       atomic_load(&c->new_active_ms), atomic_load(&c->new_end_ms));
+            w->timeouts_gen = gen;
+        }
         if (!got && !c->offline)
             rte_pause();
     }
@@ -853,6 +863,15 @@ void fp_capture_request_stop(struct fp_capture *c)
 unsigned fp_capture_worker_count(const struct fp_capture *c)
 {
     return c->n_workers;
+}
+
+void fp_capture_set_timeouts(struct fp_capture *c, uint32_t idle_ms, uint32_t active_ms,
+                             uint32_t tcp_end_ms)
+{
+    atomic_store(&c->new_idle_ms, idle_ms);
+    atomic_store(&c->new_active_ms, active_ms);
+    atomic_store(&c->new_end_ms, tcp_end_ms);
+    atomic_fetch_add_explicit(&c->timeouts_gen, 1, memory_order_release);
 }
 
 int fp_capture_query_flows(struct fp_capture *c,

@@ -91,6 +91,13 @@ void fp_capture_get_totals(const struct fp_capture *c, struct fp_capture_totals 
 /** Number of workers. */
 unsigned fp_capture_worker_count(const struct fp_capture *c);
 
+/**
+ * Reload: every worker applies new flow timeouts at its next poll (flows stay in the cache;
+ * deadlines are recomputed). Any thread.
+ */
+void fp_capture_set_timeouts(struct fp_capture *c, uint32_t idle_ms, uint32_t active_ms,
+                             uint32_t tcp_end_ms);
+
 /** One worker's counters and its flow cache counters (any thread; relaxed reads). */
 void fp_capture_get_worker(const struct fp_capture *c, unsigned worker, struct fp_worker_stats *ws,
                            struct fp_flow_stats *fs);

@@ -286,6 +286,13 @@ void fp_flow_table_advance(struct fp_flow_table *t, uint64_t now_ns);
 void fp_flow_table_flush(struct fp_flow_table *t, enum fp_end_reason reason);
 
 /**
+ * Change the timeouts of a live table (reload). Every flow's deadline is recomputed at the
+ * next advance with the new values; no flow is lost or split. Owning worker only.
+ */
+void fp_flow_table_set_timeouts(struct fp_flow_table *t, uint32_t idle_ms, uint32_t active_ms,
+                                uint32_t tcp_end_ms);
+
+/**
  * Visit the flows in the cache without stopping the worker for long: examines at most
  * @p budget entries from *cursor on, handing each active flow to @p visit as a record of its
  * current interval (end_reason 0) with its extension state. Call again with the same cursor

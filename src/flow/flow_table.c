@@ -808,6 +808,33 @@ void fp_flow_table_flush(struct fp_flow_table *t, enum fp_end_reason reason)
     t->next_unused = 0;
 }
 
+void fp_flow_table_set_timeouts(struct fp_flow_table *t, uint32_t idle_ms, uint32_t active_ms,
+                                uint32_t tcp_end_ms)
+{
+    if (idle_ms == 0 || active_ms == 0)
+        return;
+    t->idle_us = (uint64_t)idle_ms * 1000;
+    t->active_us = (uint64_t)active_ms * 1000;
+    t->end_us = (uint64_t)tcp_end_ms * 1000;
+    if (!t->wheel_started)
+        return;
+    /* Re-arm: splice every slot onto the next tick's slot, so each flow's deadline is
+     * recomputed with the new timeouts at the next advance (O(slots) now, O(flows) then). */
+    uint32_t dst = sentinel(t, (uint32_t)((t->cur_tick + 1) & (t->nslots - 1)));
+    for (uint32_t s = 0; s < t->nslots; s++) {
+        uint32_t src = sentinel(t, s);
+        if (src == dst || t->links[src].next == src)
+            continue;
+        uint32_t head = t->links[src].next, tail = t->links[src].prev;
+        uint32_t dtail = t->links[dst].prev;
+        t->links[dtail].next = head;
+        t->links[head].prev = dtail;
+        t->links[tail].next = dst;
+        t->links[dst].prev = tail;
+        t->links[src].next = t->links[src].prev = src;
+    }
+}
+
 int fp_flow_table_scan(struct fp_flow_table *t, uint32_t *cursor, unsigned budget,
                        bool (*visit)(void *arg, struct fp_flow_record *rec, void *ext), void *arg)
 {

@@ -510,6 +510,33 @@ static void test_scan(void)
     fp_flow_table_destroy(t);
 }
 
+/* Reload: shorter timeouts take effect at the next advance for flows already scheduled far
+ * away; longer ones keep flows alive; nothing is lost. */
+static void test_set_timeouts(void)
+{
+    struct fp_flow_table *t = mk(64, 600000, 900000, 2000);
+    for (uint32_t i = 0; i < 10; i++) {
+        struct fp_pkt_meta u = pkt4(0x0a000001, 0x0e000000 + i, 1, 2, 17, 0, 10);
+        feed(t, &u, T0 + i * MS);
+    }
+    fp_flow_table_advance(t, T0 + 5 * SEC);
+    CU_ASSERT_EQUAL(n_recs, 0);
+    fp_flow_table_set_timeouts(t, 2000, 900000, 2000);
+    fp_flow_table_advance(t, T0 + 5 * SEC + 300 * MS);
+    CU_ASSERT_EQUAL(n_recs, 10);
+    for (unsigned i = 0; i < n_recs; i++)
+        CU_ASSERT_EQUAL(recs[i].end_reason, FP_END_IDLE);
+    /* Longer idle again: a new flow survives past the old 2 s. */
+    fp_flow_table_set_timeouts(t, 60000, 900000, 2000);
+    struct fp_pkt_meta u = pkt4(0x0a000001, 0x0f000000, 1, 2, 17, 0, 10);
+    feed(t, &u, T0 + 6 * SEC);
+    fp_flow_table_advance(t, T0 + 20 * SEC);
+    CU_ASSERT_EQUAL(n_recs, 10);
+    fp_flow_table_flush(t, FP_END_FORCED);
+    CU_ASSERT_EQUAL(n_recs, 11);
+    fp_flow_table_destroy(t);
+}
+
 static void test_create_bad_params(void)
 {
     struct fp_flow_table_params p = {.capacity = 4, .idle_timeout_ms = 1, .active_timeout_ms = 1,
@@ -535,6 +562,7 @@ static const CU_TestInfo tests[] = {
     {"conservation under random traffic", test_conservation_random},
     {"extension hooks: state, records, release", test_extension_hooks},
     {"scan in bounded slices", test_scan},
+    {"reload: timeouts changed on a live table", test_set_timeouts},
     {"create rejects bad params", test_create_bad_params},
     CU_TEST_INFO_NULL,
 };
