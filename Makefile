@@ -9,7 +9,7 @@ CC      ?= cc
 V       ?= 0
 Q        = $(if $(filter 1,$(V)),,@)
 
-DEPS_PKGS := libdpdk libfixbuf libconfig openssl cunit libpcap netsnmp-agent
+DEPS_PKGS := libdpdk libfixbuf libconfig openssl cunit libpcap netsnmp-agent libndpi
 
 # Install what is missing first (idempotent; quick when everything is present). It runs while
 # the Makefile is read, because the pkg-config flags below need the libraries.
@@ -42,8 +42,10 @@ CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP -I. -Isrc -I$(BUILD)
              -D_GNU_SOURCE -DALLOW_EXPERIMENTAL_API $(DEP_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(DEP_LIBS) $(EXTRA_LDFLAGS)
 
-MODULES  := common decode flow classify qoe export config capture snmp
-LIB_SRCS := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
+MODULES  := common decode flow classify qoe export config capture snmp control
+# flowpulsectl (the control client) has its own main(): built beside the library.
+CTL_SRC  := src/control/flowpulsectl.c
+LIB_SRCS := $(filter-out $(CTL_SRC),$(foreach m,$(MODULES),$(wildcard src/$(m)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libflowpulse.a
 
@@ -53,9 +55,12 @@ UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRCS))
 
 TOOLS := $(patsubst scripts/%.c,$(BUILD)/%,$(wildcard scripts/*.c))
 
-BINS := $(BUILD)/flowpulse $(TOOLS)
+# flowpulse-relay: a separate daemon, not part of libflowpulse.a.
+RELAY_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/relay/*.c))
 
-.PHONY: all check unit integration demo bench asan fuzz install clean help deps format-check
+BINS := $(BUILD)/flowpulse $(TOOLS) $(BUILD)/flowpulse-relay $(BUILD)/flowpulsectl
+
+.PHONY: all check unit integration demo bench asan fuzz install clean help deps format-check kits
 all: $(BINS)
 
 deps: $(DEPS_STAMP)
@@ -72,6 +77,14 @@ $(BUILD)/flowpulse: $(BUILD)/src/main.o $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS_ALL)
 
+$(BUILD)/flowpulsectl: $(BUILD)/src/control/flowpulsectl.o $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS_ALL)
+
+$(BUILD)/flowpulse-relay: $(RELAY_OBJS) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS_ALL)
+
 $(BUILD)/%: $(BUILD)/scripts/%.o $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS_ALL)
@@ -81,6 +94,29 @@ $(BUILD)/gen/test_registry.h: $(UNIT_SRCS) Makefile
 	@mkdir -p $(dir $@)
 	$(Q){ for n in $(UNIT_NAMES); do echo "FP_TEST_SUITE($$n)"; done; } > $@.tmp && mv $@.tmp $@
 $(BUILD)/tests/unit/main.o: $(BUILD)/gen/test_registry.h
+
+# FlowPulse enterprise IEs: ie-defs/flowpulse.xml is the source; the C header is generated into
+# $(BUILD)/gen, the collector kits into scripts/kits (committed; `make kits`, checked by a test).
+IE_XML := ie-defs/flowpulse.xml
+IE_GEN := $(BUILD)/gen/fp_ie_gen.h
+$(IE_GEN): $(IE_XML) scripts/gen-ie.py
+	@mkdir -p $(dir $@)
+	$(Q)python3 scripts/gen-ie.py --xml $(IE_XML) --header $@
+$(filter $(BUILD)/src/export/%.o,$(LIB_OBJS)) $(BUILD)/tests/unit/test_export.o \
+    $(BUILD)/tests/unit/test_export_ie.o $(BUILD)/scripts/ie_send.o: $(IE_GEN)
+kits:
+	$(Q)python3 scripts/gen-ie.py --xml $(IE_XML) --kits scripts/kits
+
+# Built-in application -> class table: conf/app-classes.conf as C string lines (classify).
+CLASSES_GEN := $(BUILD)/gen/fp_app_classes_gen.h
+$(CLASSES_GEN): conf/app-classes.conf
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/src/classify/classes.o: $(CLASSES_GEN)
+
+.PHONY: eval
+eval: all
+	$(Q)scripts/eval.sh $(BUILD)
 
 $(BUILD)/test_unit: $(UNIT_OBJS) $(LIB)
 	@echo "  LD      $@"

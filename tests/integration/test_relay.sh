@@ -1,0 +1,363 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# flowpulse-relay: IPFIX over TLS (mutual authentication) -> relay -> unmodified collectors.
+# The generated `mix` capture is exported by flowpulse to an IPFIX file (large messages), then
+# streamed over TLS by a small Python client (random chunk sizes) into the relay:
+#   a. relay -> nfcapd (UDP, messages split to 1472): records equal truth exactly
+#   b. relay -> nfacctd (UDP): records equal truth
+#   c. two exporter sessions at once -> nfcapd: every record twice (distinct source ports)
+#   d. nfcapd killed and restarted while the session is idle; periodic template re-send
+#      (-t 2) lets the new nfcapd decode the rest (template-only messages are not re-sent by
+#      the client): union of both nfcapd runs equals truth
+#   e. same, without periodic re-send (-t 3600): the relay sees ECONNREFUSED and sends the
+#      templates before the next data: union equals truth
+#   f. relay -> TCP collector (socat | ipfixDump): records equal truth
+#   g. a client with a certificate from another CA, and one without a certificate, are
+#      refused with a clear log line, and nothing reaches nfcapd
+#   h. flowpulse itself exporting tls:// into the relay (when flowpulse supports tls://)
+# Loopback only; every process is started here and stopped by PID.
+. "$(dirname "$0")/lib.sh"
+fp_lib_init relay
+fp_need nfcapd nfdump openssl
+fp_need_flowpulse
+RELAY=$FP_BUILD/flowpulse-relay
+if [ ! -x "$RELAY" ]; then
+    fp_skip "$RELAY not built"
+    exit 0
+fi
+if ! "$FP_PY" -c 'import ssl' 2>/dev/null; then
+    fp_skip "python3 ssl module not available"
+    exit 0
+fi
+
+PROBLEMS=()
+problem() {
+    PROBLEMS+=("$1")
+    fp_log "problem: $1"
+}
+
+# ---- certificates ---------------------------------------------------------------------------
+CERTS=$FP_TMP/certs
+if [ -x "$FP_ROOT/scripts/make-certs.sh" ]; then
+    "$FP_ROOT/scripts/make-certs.sh" "$CERTS" >/dev/null 2>&1 || { fp_fail "make-certs.sh failed"; exit 1; }
+else
+    # Fallback: a minimal PKI with the same file names.
+    mkdir -p "$CERTS"
+    (
+        cd "$CERTS" && export OPENSSL_CONF=/dev/null
+        for ca in ca other-ca; do
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+                -keyout $ca.key -out $ca.pem -subj "/CN=$ca" \
+                -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=keyCertSign" 2>/dev/null
+        done
+        mk() { # name ca cn san
+            openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" \
+                -out "$1.csr" -subj "/CN=$3" 2>/dev/null
+            printf '%s\n' "$4" > "$1.ext"
+            openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -days 30 \
+                -out "$1.pem" -extfile "$1.ext" 2>/dev/null
+        }
+        mk collector ca collector.test "subjectAltName=DNS:localhost,IP:127.0.0.1"
+        mk exporter ca flowpulse-exporter "extendedKeyUsage=clientAuth"
+        mk other-exporter other-ca flowpulse-exporter "extendedKeyUsage=clientAuth"
+    )
+fi
+for f in ca.pem collector.pem collector.key exporter.pem exporter.key other-exporter.pem; do
+    [ -s "$CERTS/$f" ] || { fp_fail "certificate $f missing"; exit 1; }
+done
+
+# ---- capture, truth, IPFIX file --------------------------------------------------------------
+TRUTH_DIR=${FP_TRUTH_CACHE:-$FP_TMP/truth}
+MIX=$FP_TMP/mix.pcap
+fp_gen_mix "$MIX" || { fp_fail "fpgen failed"; exit 1; }
+fp_truth_many "$TRUTH_DIR" "$MIX" || { fp_fail "truth.py failed"; exit 1; }
+TRUTH=$TRUTH_DIR/mix.pcap.truth
+IPFIX=$FP_TMP/mix.ipfix
+fp_flowpulse_run "$MIX" "$FP_TMP/flowpulse-file.log" -e "file:$IPFIX" || {
+    tail -5 "$FP_TMP/flowpulse-file.log" >&2
+    fp_fail "flowpulse -e file: failed"
+    exit 1
+}
+[ -s "$IPFIX" ] || { fp_fail "no IPFIX file"; exit 1; }
+
+# ---- the TLS test client ---------------------------------------------------------------------
+SENDER=$FP_TMP/send.py
+cat > "$SENDER" <<'EOF'
+"""send.py HOST PORT CERT KEY CA FILE PLAN...: stream IPFIX messages of FILE over mutual TLS.
+PLAN tokens: send:A:B (messages A..B-1, B may be 'end'), data:A:B (same, skipping messages that
+hold only template sets), tmpl (the template-only messages again), sleep:S, touch:F, wait:F."""
+import os, random, socket, ssl, struct, sys, time
+
+host, port, cert, key, ca, path = sys.argv[1:7]
+plan = sys.argv[7:] or ["send:0:end"]
+data = open(path, "rb").read()
+msgs, off = [], 0
+while off < len(data):
+    n = struct.unpack(">H", data[off + 2:off + 4])[0]
+    msgs.append(data[off:off + n])
+    off += n
+
+def template_only(m):
+    o = 16
+    while o < len(m):
+        sid, sl = struct.unpack(">HH", m[o:o + 4])
+        if sid >= 256:
+            return False
+        o += sl
+    return True
+
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+if cert != "-":
+    ctx.load_cert_chain(cert, key)
+ctx.load_verify_locations(ca)
+sock = socket.create_connection((host, int(port)), timeout=30)
+tls = ctx.wrap_socket(sock, server_hostname="localhost")
+rnd = random.Random(7)
+
+def send_bytes(b):
+    i = 0
+    while i < len(b):  # random chunk sizes: the relay must frame across any boundary
+        k = rnd.randint(1, 5000)
+        tls.sendall(b[i:i + k])
+        i += k
+
+def rng(a, b):
+    return range(int(a), len(msgs) if b == "end" else int(b))
+
+sent = 0
+for tok in plan:
+    op, *args = tok.split(":", 1)
+    args = args[0].split(":") if args else []
+    if op in ("send", "data"):
+        if op == "send":
+            chosen = [msgs[i] for i in rng(*args)]
+        else:
+            chosen = [msgs[i] for i in rng(*args) if not template_only(msgs[i])]
+        send_bytes(b"".join(chosen))
+        sent += len(chosen)
+    elif op == "tmpl":
+        tm = [m for m in msgs if template_only(m)]
+        send_bytes(b"".join(tm))
+        sent += len(tm)
+    elif op == "sleep":
+        time.sleep(float(args[0]))
+    elif op == "touch":
+        open(args[0], "w").close()
+    elif op == "wait":
+        t0 = time.time()
+        while not os.path.exists(args[0]):
+            if time.time() - t0 > 60:
+                sys.exit("timeout waiting for " + args[0])
+            time.sleep(0.05)
+try:
+    tls.shutdown(socket.SHUT_WR)
+    tls.settimeout(5)
+    tls.recv(1)
+except (OSError, ssl.SSLError):
+    pass
+tls.close()
+print(f"{len(msgs)} messages in file, {sent} sent", file=sys.stderr)
+EOF
+
+# send PORT CERT KEY PLAN...: run the client (certificate of "-" = none).
+send() {
+    local port=$1 cert=$2 key=$3
+    shift 3
+    timeout 90 "$FP_PY" "$SENDER" 127.0.0.1 "$port" "$cert" "$key" "$CERTS/ca.pem" "$IPFIX" "$@"
+}
+
+# ---- the relay -------------------------------------------------------------------------------
+# relay_start NAME COLLECTOR_URL [args]: sets RELAY_PORT, RELAY_PID, RELAY_LOG.
+relay_start() {
+    local name=$1 url=$2
+    shift 2
+    RELAY_PORT=$(fp_free_port tcp)
+    RELAY_LOG=$FP_TMP/relay-$name.log
+    "$RELAY" -l "127.0.0.1:$RELAY_PORT" -f "$url" --cert "$CERTS/collector.pem" \
+        --key "$CERTS/collector.key" --ca "$CERTS/ca.pem" "$@" > "$RELAY_LOG" 2>&1 &
+    RELAY_PID=$!
+    FP_PIDS+=("$RELAY_PID")
+    fp_wait_listen tcp "$RELAY_PORT"
+}
+
+# relay_stop: SIGTERM; the relay logs its counters and must exit 0.
+relay_stop() {
+    kill -TERM "$RELAY_PID" 2>/dev/null
+    fp_wait_pid "$RELAY_PID" 10
+    local rc=$?
+    fp_forget_pid "$RELAY_PID"
+    [ $rc -eq 0 ] || problem "relay exited with status $rc ($RELAY_LOG)"
+    grep -q "counters (exit)" "$RELAY_LOG" || problem "relay did not log its counters at exit"
+}
+
+# counter NAME: value of a relay counter in the exit dump.
+counter() {
+    awk -v n="$1" '$0 ~ "counters \\(exit\\)" { on = 1 } on && $(NF-1) == n { print $NF }' \
+        "$RELAY_LOG" | tail -1
+}
+
+# wait_relay_idle: wait until the relay has no open session (the client's close was processed).
+wait_relay_idle() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [ "$(grep -c ' closed: ' "$RELAY_LOG")" -ge "${1:-1}" ] && return 0
+        sleep 0.05
+    done
+}
+
+# ---- a. nfcapd behind the relay ------------------------------------------------------------------
+fp_nfcapd_start || { fp_fail "nfcapd did not start"; exit 1; }
+relay_start a "udp://127.0.0.1:$NFCAPD_PORT"
+send "$RELAY_PORT" "$CERTS/exporter.pem" "$CERTS/exporter.key" send:0:end || problem "a: client failed"
+wait_relay_idle
+fp_nfcapd_stop "$FP_TMP/a.nfcapd"
+relay_stop
+fp_compare "$TRUTH" "$FP_TMP/a.nfcapd" "relay->nfcapd" >&2 || problem "a: nfcapd records differ from truth"
+splits=$(counter splits)
+[ "${splits:-0}" -gt 0 ] || problem "a: no message was split (splits=${splits:-?})"
+[ "$(counter malformed_sessions)" = 0 ] || problem "a: malformed sessions"
+fp_log "a: splits=$splits msgs_in=$(counter msgs_in) msgs_out=$(counter msgs_out)"
+
+# ---- b. nfacctd behind the relay -----------------------------------------------------------------
+if command -v nfacctd >/dev/null; then
+    fp_nfacctd_start || problem "b: nfacctd did not start"
+    relay_start b "udp://127.0.0.1:$NFACCTD_PORT"
+    send "$RELAY_PORT" "$CERTS/exporter.pem" "$CERTS/exporter.key" send:0:end || problem "b: client failed"
+    wait_relay_idle
+    fp_nfacctd_stop "$FP_TMP/b.nfacctd"
+    relay_stop
+    fp_compare "$TRUTH" "$FP_TMP/b.nfacctd" "relay->nfacctd" >&2 || problem "b: nfacctd records differ from truth"
+else
+    fp_log "b: nfacctd not installed: skipped"
+fi
+
+# ---- c. two exporters at once ----------------------------------------------------------------------
+fp_nfcapd_start || { fp_fail "nfcapd did not start"; exit 1; }
+relay_start c "udp://127.0.0.1:$NFCAPD_PORT"
+send "$RELAY_PORT" "$CERTS/exporter.pem" "$CERTS/exporter.key" send:0:end & p1=$!
+send "$RELAY_PORT" "$CERTS/exporter.pem" "$CERTS/exporter.key" send:0:end & p2=$!
+wait $p1 || problem "c: client 1 failed"
+wait $p2 || problem "c: client 2 failed"
+wait_relay_idle 2
+fp_nfcapd_stop "$FP_TMP/c.nfcapd"
+relay_stop
+cat "$TRUTH" "$TRUTH" > "$FP_TMP/c.truth"
+fp_compare "$FP_TMP/c.truth" "$FP_TMP/c.nfcapd" "two sessions->nfcapd" >&2 ||
+    problem "c: two sessions: nfcapd records differ from 2 x truth"
+ports=$(grep -o 'from 127.0.0.1:[0-9]*$' "$RELAY_LOG" | sort -u | wc -l)
+[ "$ports" -eq 2 ] || problem "c: expected 2 distinct relay source ports, got $ports"
+
+# ---- d/e. collector restart --------------------------------------------------------------------------
+# restart_case NAME REFRESH_S "DOWN" "UP": the client sends the first half; the test stops
+# nfcapd; the client runs the DOWN plan tokens (collector down); the test restarts nfcapd on the
+# same port; the client runs the UP tokens, then sends the rest without template-only messages.
+restart_case() {
+    local name=$1 refresh=$2 down=$3 up=$4
+    local nmsg half
+    nmsg=$("$FP_PY" -c 'import struct,sys
+d=open(sys.argv[1],"rb").read();o=n=0
+while o<len(d): o+=struct.unpack(">H",d[o+2:o+4])[0]; n+=1
+print(n)' "$IPFIX")
+    half=$((nmsg / 2))
+    [ "$half" -ge 1 ] || { problem "$name: IPFIX file has $nmsg messages"; return; }
+    fp_nfcapd_start || { problem "$name: nfcapd did not start"; return; }
+    relay_start "$name" "udp://127.0.0.1:$NFCAPD_PORT" -t "$refresh"
+    local go=$FP_TMP/$name.go half_done=$FP_TMP/$name.half mid=$FP_TMP/$name.mid go2=$FP_TMP/$name.go2
+    # shellcheck disable=SC2086 # DOWN/UP are word lists
+    send "$RELAY_PORT" "$CERTS/exporter.pem" "$CERTS/exporter.key" "send:0:$half" \
+        "touch:$half_done" "wait:$go" $down "touch:$mid" "wait:$go2" $up "data:$half:end" &
+    local sp=$!
+    local i
+    for ((i = 0; i < 600; i++)); do
+        [ -e "$half_done" ] && break
+        sleep 0.05
+    done
+    [ -e "$half_done" ] || problem "$name: the client did not send the first half"
+    local port=$NFCAPD_PORT
+    fp_nfcapd_stop "$FP_TMP/$name.1.nfcapd"
+    : > "$go"
+    for ((i = 0; i < 600; i++)); do
+        [ -e "$mid" ] && break
+        sleep 0.05
+    done
+    # Same port again (UDP: free as soon as nfcapd exited).
+    NFCAPD_DIR=$(mktemp -d "$FP_TMP/nfcapd.XXXXXX")
+    mkdir -p "$NFCAPD_DIR/data"
+    nfcapd -b 127.0.0.1 -p "$port" -w "$NFCAPD_DIR/data" -B 16777216 -t 3600 -I fptest \
+        > "$NFCAPD_DIR/log" 2>&1 &
+    NFCAPD_PID=$!
+    NFCAPD_PORT=$port
+    FP_PIDS+=("$NFCAPD_PID")
+    fp_wait_listen udp "$port" || problem "$name: nfcapd did not restart"
+    : > "$go2"
+    wait $sp || problem "$name: client failed"
+    wait_relay_idle
+    fp_nfcapd_stop "$FP_TMP/$name.2.nfcapd"
+    relay_stop
+    [ -s "$FP_TMP/$name.2.nfcapd" ] || problem "$name: the restarted nfcapd decoded nothing"
+    cat "$FP_TMP/$name.1.nfcapd" "$FP_TMP/$name.2.nfcapd" > "$FP_TMP/$name.nfcapd"
+    fp_compare "$TRUTH" "$FP_TMP/$name.nfcapd" "$name: restart" >&2 ||
+        problem "$name: records across the nfcapd restart differ from truth"
+}
+# d: periodic re-send every 2 s; the client waits 3 s before the rest.
+restart_case d 2 "" sleep:3
+grep -q "template_resends" "$RELAY_LOG" && fp_log "d: template_resends=$(counter template_resends)"
+# e: no periodic re-send; the client's template refresh goes to the closed port (ICMP ->
+# ECONNREFUSED), then the rest after nfcapd is back.
+restart_case e 3600 "tmpl sleep:0.3 tmpl sleep:0.3" ""
+[ "$(counter collector_restarts)" -ge 1 ] 2>/dev/null || problem "e: relay did not notice the restart"
+
+# ---- f. TCP collector (socat | ipfixDump) -------------------------------------------------------------
+if command -v ipfixDump >/dev/null && command -v socat >/dev/null; then
+    fp_ipfixdump_start || problem "f: ipfixDump did not start"
+    relay_start f "tcp://127.0.0.1:$IPFIXDUMP_PORT"
+    send "$RELAY_PORT" "$CERTS/exporter.pem" "$CERTS/exporter.key" send:0:end || problem "f: client failed"
+    wait_relay_idle
+    fp_ipfixdump_stop "$FP_TMP/f.ipfixdump"
+    relay_stop
+    fp_compare "$TRUTH" "$FP_TMP/f.ipfixdump" "relay->tcp ipfixDump" >&2 ||
+        problem "f: ipfixDump records differ from truth"
+else
+    fp_log "f: ipfixDump/socat not installed: skipped"
+fi
+
+# ---- g. refused clients ------------------------------------------------------------------------------
+fp_nfcapd_start || { fp_fail "nfcapd did not start"; exit 1; }
+relay_start g "udp://127.0.0.1:$NFCAPD_PORT" --allow flowpulse-exporter
+send "$RELAY_PORT" "$CERTS/other-exporter.pem" "$CERTS/other-exporter.key" send:0:end 2>/dev/null &&
+    fp_log "g: the client with a foreign certificate did not notice the refusal (TLS 1.3)"
+send "$RELAY_PORT" - - send:0:end 2>/dev/null
+sleep 0.3
+fp_nfcapd_stop "$FP_TMP/g.nfcapd"
+relay_stop
+[ -s "$FP_TMP/g.nfcapd" ] && problem "g: records reached nfcapd from a refused client"
+grep -q "TLS handshake failed: client certificate: unable to get local issuer certificate\|TLS handshake failed: client certificate: " "$RELAY_LOG" ||
+    problem "g: no clear log line for the foreign certificate"
+grep -qi "TLS handshake failed: .*certificate" "$RELAY_LOG" || problem "g: no log line for the missing certificate"
+[ "$(counter handshake_failures)" = 2 ] || problem "g: handshake_failures=$(counter handshake_failures), expected 2"
+[ "$(counter sessions)" = 0 ] || problem "g: a refused client got a session"
+grep "handshake failed" "$RELAY_LOG" | sed 's/^/    /' >&2
+
+# ---- h. flowpulse itself over TLS ---------------------------------------------------------------------
+if "$FP_BUILD/flowpulse" -h 2>&1 | grep -q 'tls://'; then
+    fp_nfcapd_start || { fp_fail "nfcapd did not start"; exit 1; }
+    relay_start h "udp://127.0.0.1:$NFCAPD_PORT"
+    fp_flowpulse_run "$MIX" "$FP_TMP/flowpulse-tls.log" -e "tls://localhost:$RELAY_PORT" \
+        -o "export.tls_cert=$CERTS/exporter.pem" -o "export.tls_key=$CERTS/exporter.key" \
+        -o "export.tls_ca=$CERTS/ca.pem" || problem "h: flowpulse -e tls:// failed"
+    wait_relay_idle
+    fp_nfcapd_stop "$FP_TMP/h.nfcapd"
+    relay_stop
+    fp_compare "$TRUTH" "$FP_TMP/h.nfcapd" "flowpulse tls->relay->nfcapd" >&2 ||
+        problem "h: flowpulse over TLS: nfcapd records differ from truth"
+else
+    fp_log "h: flowpulse has no tls:// export yet: only the test client was used"
+fi
+
+if [ ${#PROBLEMS[@]} -ne 0 ]; then
+    printf '  %s\n' "${PROBLEMS[@]}" >&2
+    fp_fail "${#PROBLEMS[@]} problem(s)"
+    exit 1
+fi
+fp_pass "TLS -> relay -> nfcapd/nfacctd/TCP equal to truth; restarts, two sessions, refusals"
