@@ -59,6 +59,14 @@ static const struct fp_config_enum log_level_names[] = {
     {NULL, 0},
 };
 
+static const struct fp_config_enum log_target_names[] = {
+    {"auto", 0},
+    {"stderr", 1},
+    {"journal", 2},
+    {"syslog", 3},
+    {NULL, 0},
+};
+
 /* Every scalar setting. Sections stay contiguous (the dump relies on it). */
 const struct fp_config_setting fp_config_settings[] = {
     {"capture.eal_args", FP_CONFIG_STRING, 0, 0, 0, 0, "--no-huge --no-pci --in-memory", NULL, 0,
@@ -123,8 +131,9 @@ const struct fp_config_setting fp_config_settings[] = {
      CFG_FIELD(retry_min_ms), "TCP/TLS/DTLS: first reconnect delay after a failure, seconds"},
     {"export.retry_max", FP_CONFIG_DURATION, 0, 10, 86400000, 600000, NULL, NULL, 1000,
      CFG_FIELD(retry_max_ms), "TCP/TLS/DTLS: reconnect delay cap (doubling backoff), seconds"},
-    {"export.queue_records", FP_CONFIG_INT, 0, 16, 16777216, 16384, NULL, NULL, 0,
-     CFG_FIELD(queue_records), "TCP/TLS/DTLS: flow records queued in memory while down"},
+    {"export.queue_records", FP_CONFIG_INT, 0, 0, 16777216, 16384, NULL, NULL, 0,
+     CFG_FIELD(queue_records),
+     "TCP/TLS/DTLS: flow records queued in memory while down, 0 = none (spool or drop)"},
     {"export.spool_dir", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, CFG_FIELD(spool_dir),
      "TCP/TLS/DTLS: directory for the on-disk spool beyond the queue, \"\" = none"},
     {"export.spool_max_mb", FP_CONFIG_INT, 0, 1, 1048576, 1024, NULL, NULL, 0,
@@ -149,6 +158,17 @@ const struct fp_config_setting fp_config_settings[] = {
     {"qoe.splt_packets", FP_CONFIG_INT, 0, 0, 20, 20, NULL, NULL, 0, CFG_FIELD(splt_packets),
      "packets of each flow recorded in the SPLT lists (length, direction, inter-arrival)"},
 
+    {"classify.enabled", FP_CONFIG_BOOL, 0, 0, 1, 1, NULL, NULL, 0, CFG_FIELD(classify_enabled),
+     "identify each flow's application and class (nDPI, SNI, DNS names, rules)"},
+    {"classify.max_packets", FP_CONFIG_INT, 0, 1, 255, 12, NULL, NULL, 0,
+     CFG_FIELD(classify_max_packets), "packets inspected per flow before giving up"},
+    {"classify.contexts", FP_CONFIG_INT, 0, 1, 16777216, 8192, NULL, NULL, 0,
+     CFG_FIELD(classify_contexts), "inspection contexts per worker (flows inspected at once)"},
+    {"classify.dns_cache", FP_CONFIG_INT, 0, 4, 16777216, 65536, NULL, NULL, 0,
+     CFG_FIELD(classify_dns_cache), "DNS answer cache entries per worker (address -> name)"},
+    {"classify.classes", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, CFG_FIELD(classify_classes),
+     "application -> class table file, \"\" = the built-in copy of conf/app-classes.conf"},
+
     {"snmp.enabled", FP_CONFIG_BOOL, 0, 0, 1, 0, NULL, NULL, 0, CFG_FIELD(snmp_enabled),
      "run the AgentX subagent (FLOWPULSE-MIB, IPFIX-MIB) towards the host's snmpd"},
     {"snmp.agentx_socket", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, CFG_FIELD(snmp_socket),
@@ -158,8 +178,20 @@ const struct fp_config_setting fp_config_settings[] = {
     {"snmp.drop_threshold", FP_CONFIG_INT, 0, 0, 2147483647, 0, NULL, NULL, 0,
      CFG_FIELD(snmp_drop_threshold), "send fpDropsAboveThreshold above this many drops/s (0 = off)"},
 
+    {"control.socket", FP_CONFIG_STRING, 0, 0, 0, 0, "/run/flowpulse/control.sock", NULL, 0,
+     CFG_FIELD(control_socket),
+     "Unix socket of flowpulsectl (mode 0660, directory created if missing), \"\" = off"},
+
+    {"daemon.user", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, CFG_FIELD(daemon_user),
+     "when started as root: user to run as once capture and export are set up, \"\" = stay"},
+    {"daemon.group", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, CFG_FIELD(daemon_group),
+     "group to run as with daemon.user, \"\" = the user's primary group"},
+
     {"log.level", FP_CONFIG_ENUM, FP_CONFIG_F_ENUM_NAME, 0, 0, 0, "info", log_level_names, 0,
      CFG_FIELD(log_level), "most verbose level logged"},
+    {"log.target", FP_CONFIG_ENUM, FP_CONFIG_F_ENUM_NAME, 0, 0, 0, "auto", log_target_names, 0,
+     CFG_FIELD(log_target),
+     "auto (journal under systemd, else stderr), stderr, journal (<N> prefixes) or syslog"},
 };
 const size_t fp_config_n_settings = FP_ARRAY_SIZE(fp_config_settings);
 
@@ -168,6 +200,32 @@ static const struct fp_config_setting port_settings[] = {
      "PCI address, or vdev spec such as \"net_pcap0,rx_pcap=FILE\""},
     {"rx_queues", FP_CONFIG_INT, 0, 0, FP_MAX_WORKERS, 0, NULL, NULL, 0, PORT_FIELD(rx_queues),
      "RX queues, 0 = one per worker"},
+};
+
+#define RULE_FIELD(f)                                                                          \
+    .offset = offsetof(struct fp_classify_rule_config, f),                                    \
+    .size = sizeof(((struct fp_classify_rule_config *)0)->f)
+
+static const struct fp_config_enum app_class_names[] = {
+    {"unknown", 0},      {"video", 1},          {"conferencing", 2}, {"gaming", 3},
+    {"software-update", 4}, {"social-media", 5}, {"file-storage", 6}, {"messaging", 7},
+    {"music", 8},        {"web", 9},            {"email", 10},       {"vpn", 11},
+    {"remote-access", 12}, {"infrastructure", 13}, {NULL, 0},
+};
+
+static const struct fp_config_setting rule_settings[] = {
+    {"name_suffix", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, RULE_FIELD(name_suffix),
+     "SNI, HTTP Host or DNS name equal to it or ending in .SUFFIX (\"\" = any)"},
+    {"prefix", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, RULE_FIELD(prefix),
+     "address or CIDR prefix matching either end of the flow (\"\" = any)"},
+    {"port", FP_CONFIG_INT, 0, 0, 65535, 0, NULL, NULL, 0, RULE_FIELD(port),
+     "responder (server) port, 0 = any"},
+    {"proto", FP_CONFIG_INT, 0, 0, 255, 0, NULL, NULL, 0, RULE_FIELD(proto),
+     "IP protocol number (6 TCP, 17 UDP), 0 = any"},
+    {"app", FP_CONFIG_STRING, FP_CONFIG_F_REQUIRED, 0, 0, 0, "", NULL, 0, RULE_FIELD(app),
+     "application name reported for matching flows"},
+    {"class", FP_CONFIG_ENUM, FP_CONFIG_F_REQUIRED | FP_CONFIG_F_ENUM_NAME, 0, 0, 0, "unknown",
+     app_class_names, 0, RULE_FIELD(cls), "FlowPulse class of matching flows"},
 };
 
 static const struct fp_config_setting collector_settings[] = {
@@ -188,6 +246,10 @@ const struct fp_config_list fp_config_lists[] = {
     {"export.collectors", collector_settings, FP_ARRAY_SIZE(collector_settings),
      sizeof(struct fp_collector_config), offsetof(struct fp_config, collectors),
      offsetof(struct fp_config, n_collectors), FP_MAX_COLLECTORS, "export destinations"},
+    {"classify.rules", rule_settings, FP_ARRAY_SIZE(rule_settings),
+     sizeof(struct fp_classify_rule_config), offsetof(struct fp_config, classify_rules),
+     offsetof(struct fp_config, n_classify_rules), FP_MAX_CLASSIFY_RULES,
+     "operator rules: name suffix, prefix, port, protocol -> application and class"},
 };
 const size_t fp_config_n_lists = FP_ARRAY_SIZE(fp_config_lists);
 
@@ -556,9 +618,9 @@ struct url_scheme {
 static const struct url_scheme url_schemes[] = {
     {"udp", URL_HOST_PORT, FP_TRANSPORT_UDP, FP_IPFIX_PORT},
     {"tcp", URL_HOST_PORT, FP_TRANSPORT_TCP, FP_IPFIX_PORT},
-    {"file", URL_PATH, FP_TRANSPORT_FILE, 0},
     {"tls", URL_HOST_PORT, FP_TRANSPORT_TLS, FP_IPFIX_TLS_PORT},
     {"dtls", URL_HOST_PORT, FP_TRANSPORT_DTLS, FP_IPFIX_TLS_PORT},
+    {"file", URL_PATH, FP_TRANSPORT_FILE, 0},
 };
 
 static void schemes_expected(char *buf, size_t len)

@@ -17,6 +17,7 @@
 #define FP_MAX_COLLECTORS 8
 #define FP_MAX_WORKERS 64
 #define FP_CONFIG_STR 256
+#define FP_MAX_CLASSIFY_RULES 64
 
 enum fp_transport {
     FP_TRANSPORT_UDP,
@@ -48,6 +49,16 @@ struct fp_collector_config {
 struct fp_port_config {
     char device[FP_CONFIG_STR]; /**< PCI address, or vdev spec such as "net_pcap0,rx_pcap=f" */
     uint16_t rx_queues;         /**< 0 = one per worker */
+};
+
+/** One classify.rules element: criteria (all must match; empty/0 = any) → app and class. */
+struct fp_classify_rule_config {
+    char name_suffix[FP_CONFIG_STR]; /**< SNI/Host/DNS name suffix ("" = any) */
+    char prefix[64];                 /**< address or CIDR prefix of either end ("" = any) */
+    uint32_t port;                   /**< responder port (0 = any) */
+    uint32_t proto;                  /**< IP protocol number (0 = any) */
+    char app[32];                    /**< application name reported */
+    char cls[16];                    /**< FlowPulse class ("class" in the file) */
 };
 
 struct fp_config {
@@ -105,14 +116,31 @@ struct fp_config {
     bool qoe_enabled;           /**< qoe.enabled (default true) */
     unsigned splt_packets;      /**< qoe.splt_packets: first N packets in SPLT (default 20) */
 
+    /* classification */
+    bool classify_enabled;          /**< classify.enabled (default true) */
+    unsigned classify_max_packets;  /**< classify.max_packets: inspection cap per flow (12) */
+    unsigned classify_contexts;     /**< classify.contexts: inspection contexts per worker */
+    unsigned classify_dns_cache;    /**< classify.dns_cache: DNS cache entries per worker */
+    char classify_classes[FP_CONFIG_STR]; /**< classify.classes ("" = built-in table) */
+    struct fp_classify_rule_config classify_rules[FP_MAX_CLASSIFY_RULES]; /**< classify.rules */
+    unsigned n_classify_rules;
+
     /* SNMP */
     bool snmp_enabled;          /**< snmp.enabled (default false) */
     char snmp_socket[FP_CONFIG_STR]; /**< snmp.agentx_socket ("" = net-snmp default) */
     uint32_t snmp_refresh_ms;   /**< snmp.refresh (default 1 s) */
     uint32_t snmp_drop_threshold; /**< snmp.drop_threshold drops/s (0 = off) */
 
+    /* control */
+    char control_socket[FP_CONFIG_STR]; /**< control.socket: flowpulsectl's Unix socket ("" = off) */
+
     /* logging */
     char log_level[16];         /**< error|warning|notice|info|debug (default info) */
+    char log_target[16];        /**< log.target: auto|stderr|journal|syslog (default auto) */
+
+    /* daemon */
+    char daemon_user[64];       /**< daemon.user: run as this user after init ("" = stay) */
+    char daemon_group[64];      /**< daemon.group: and group ("" = the user's primary group) */
 };
 
 /** Fill every field with its built-in default. */

@@ -90,6 +90,30 @@ enum fp_collector_state {
 
 #define FP_EXPORT_ERR_LEN 160
 
+/** Why a TCP/TLS/DTLS session failed or could not be set up (one counter each). */
+#define FP_EXPORT_FAIL_LIST(X)                                                             \
+    X(CONNECT, "connect")                 /* refused, unreachable, timed out */            \
+    X(TLS_FILES, "tls_files")             /* certificate/key/CA file missing or bad */     \
+    X(CERT_EXPIRED, "cert_expired")       /* a certificate in the chain expired */         \
+    X(CERT_NOT_YET_VALID, "cert_not_yet_valid")                                            \
+    X(UNKNOWN_CA, "unknown_ca")           /* chain does not lead to export.tls_ca */       \
+    X(NAME_MISMATCH, "name_mismatch")     /* collector cert lacks the expected name */     \
+    X(CERT_OTHER, "cert_other")           /* any other verification error */               \
+    X(HANDSHAKE, "handshake")             /* e.g. the collector refused our certificate */ \
+    X(PEER_CLOSED, "peer_closed")         /* orderly close / EOF from the collector */     \
+    X(PEER_RESET, "peer_reset")           /* connection reset / broken pipe */             \
+    X(IO, "io")                           /* other socket or TLS error */
+
+enum fp_export_fail {
+#define FP_X(id, name) FP_EXPORT_FAIL_##id,
+    FP_EXPORT_FAIL_LIST(FP_X)
+#undef FP_X
+    FP_EXPORT_FAIL_COUNT
+};
+
+/** Name of a failure reason ("connect", "unknown_ca", ...). */
+const char *fp_export_fail_name(enum fp_export_fail f);
+
 /** Per-collector statistics (snapshot). */
 struct fp_collector_stats {
     uint64_t messages;          /**< IPFIX messages sent (templates, data, options) */
@@ -101,6 +125,11 @@ struct fp_collector_stats {
     uint64_t reconnects;        /**< TCP connections established after the first one */
     uint64_t template_sends;    /**< times the template set was (re)sent */
     uint64_t empty_sets_removed; /**< libfixbuf 2.4.1 empty Sets stripped (should stay 0) */
+    uint64_t failures[FP_EXPORT_FAIL_COUNT]; /**< session failures by reason */
+    uint64_t records_queued;    /**< flow records waiting (memory + spool + retry), now */
+    uint64_t records_spooled;   /**< flow records written to the on-disk spool (total) */
+    uint64_t records_resent;    /**< records queued again after a session failed (total) */
+    uint64_t queue_dropped;     /**< records dropped because queue and spool were full */
     enum fp_collector_state state;
     char last_error[FP_EXPORT_ERR_LEN]; /**< "" when no error yet */
 };
@@ -114,8 +143,8 @@ struct fp_exporter_params {
     void (*metering_stats)(void *arg, struct fp_metering_stats *out);
     void *metering_arg;
     /* Optional tuning (0 = default). */
-    uint32_t tcp_retry_min_ms;       /**< first TCP reconnect delay (default 1000) */
-    uint32_t tcp_retry_max_ms;       /**< backoff cap (default 60000, RFC 7011 §10.4.4) */
+    uint32_t tcp_retry_min_ms;       /**< first reconnect delay (default cfg retry_min_ms) */
+    uint32_t tcp_retry_max_ms;       /**< backoff cap (default cfg retry_max_ms) */
     uint32_t flush_ms;               /**< max age of a half-full message (default 1000) */
     uint32_t exporting_process_id;   /**< exportingProcessId (default getpid()) */
 };

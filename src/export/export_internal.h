@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include <fixbuf/public.h>
+#include <openssl/ssl.h>
 
 #include "export/export.h"
 
@@ -208,6 +209,57 @@ fbTemplate_t *fp_export_template_build(fbInfoModel_t *model, const struct fp_ipf
  */
 size_t fp_export_strip_empty_sets(uint8_t *msg, size_t len, unsigned *removed);
 
+/* ---------------------------------------------------------------- stream transports
+ * TCP, TLS and DTLS collectors (transport_stream.c): non-blocking socket, optional OpenSSL
+ * session, a send queue of whole encoded IPFIX messages written as the socket allows, and a
+ * window of the flow records whose messages the collector has not yet acknowledged (TCP
+ * level), re-queued when the session fails. Exporter thread only. */
+
+/** One message in the send queue. */
+struct fp_export_msg {
+    uint64_t no;        /**< message number in this session (1, 2, ...) */
+    uint64_t plain_end; /**< offset just past its last byte in the session's plain stream */
+    uint64_t raw_end;   /**< socket bytes written once it was fully written (0: not yet) */
+};
+
+/** One flow record whose delivery is not confirmed yet. */
+struct fp_export_held {
+    struct fp_flow_record rec;
+    uint64_t msg_no;    /**< message holding its last encoded record */
+};
+
+#define FP_EXPORT_MSGQ 1024      /**< messages in flight per session */
+#define FP_EXPORT_HELD 4096      /**< records in flight per session */
+#define FP_EXPORT_SENDQ_HIWAT (512u * 1024u) /**< stop encoding above this many queued bytes */
+
+/** Records waiting for a collector (or failover group): retry, then spool, then memory. */
+struct fp_export_backlog {
+    /* retry: records of failed sessions, oldest first (growable array, consumed from head) */
+    struct fp_flow_record *retry;
+    size_t retry_head, retry_n, retry_cap;
+    /* on-disk spool segments [seg_first, seg_next) in dir (dir[0] == 0: no spool) */
+    char dir[FP_CONFIG_STR + 80];
+    uint64_t seg_first, seg_next;
+    uint32_t seg_records;        /**< records per segment file */
+    uint32_t seg_max;            /**< segments allowed (spool cap) */
+    FILE *wr;                    /**< segment seg_next - 1 being written (NULL: none) */
+    uint32_t wr_count;
+    FILE *rd;                    /**< segment seg_first being read (NULL: not opened) */
+    uint32_t rd_done;            /**< records already read from it */
+    uint64_t spool_n;            /**< records in the spool */
+    /* memory ring (newest) */
+    struct fp_flow_record *mem;
+    uint32_t mem_head, mem_n, mem_cap;
+    bool biflow;                 /**< for not-sent accounting of dropped records */
+};
+
+/** A set of stream collectors sharing one backlog (one per collector in mode all). */
+struct fp_export_lane {
+    struct fp_export_backlog bl;
+    unsigned members[FP_MAX_COLLECTORS]; /**< collector indexes, in priority order */
+    unsigned n_members;
+};
+
 /** Per-collector state (exporter thread), plus counters readable from any thread. */
 struct fp_collector {
     struct fp_exporter *ex;
@@ -241,6 +293,22 @@ struct fp_collector {
     bool ever_connected;
     uint64_t next_peer_check_ms;
 
+    /* stream transports (TCP/TLS/DTLS): transport_stream.c */
+    struct fp_export_lane *lane;
+    SSL_CTX *ssl_ctx;           /**< TLS/DTLS: NULL until the files loaded */
+    SSL *ssl;
+    bool handshaking;
+    uint8_t *sendq;
+    size_t sendq_off, sendq_len, sendq_cap;
+    uint64_t plain_base;        /**< plain stream offset of sendq[0] */
+    uint64_t raw_tcp;           /**< TCP: socket bytes written this session */
+    struct fp_export_msg msgq[FP_EXPORT_MSGQ];
+    unsigned msgq_head, msgq_n;
+    uint64_t msgs_queued;       /**< messages put in the send queue this session */
+    struct fp_export_held *held;
+    unsigned held_head, held_n;
+    uint64_t last_ack_ms;
+
     uint64_t first_not_sent_ms; /**< wall clock ms */
     uint64_t last_not_sent_ms;
     uint64_t next_log_ms;       /**< error-log rate limit */
@@ -255,6 +323,11 @@ struct fp_collector {
     _Atomic uint64_t st_reconnects;
     _Atomic uint64_t st_template_sends;
     _Atomic uint64_t st_empty_sets;
+    _Atomic uint64_t st_fail[FP_EXPORT_FAIL_COUNT];
+    _Atomic uint64_t st_queued;
+    _Atomic uint64_t st_spooled;
+    _Atomic uint64_t st_resent;
+    _Atomic uint64_t st_queue_dropped;
     _Atomic int st_state;
     pthread_mutex_t err_lock;
     char last_error[FP_EXPORT_ERR_LEN];
@@ -269,6 +342,7 @@ struct fp_exporter {
     uint32_t retry_min_ms;
     uint32_t retry_max_ms;
     uint32_t flush_ms;
+    uint32_t drain_ms;          /**< at stop: wait for down collectors (export.drain_timeout) */
     uint32_t epid;
     fbInfoModel_t *model;
     struct fp_collector coll[FP_MAX_COLLECTORS];
@@ -277,6 +351,101 @@ struct fp_exporter {
     bool started;
     atomic_bool stop;
     uint64_t next_stats_ms;
+    struct fp_export_lane lanes[FP_MAX_COLLECTORS];
+    unsigned n_lanes;
 };
+
+/* transport_stream.c -------------------------------------------------------------------- */
+
+static inline bool fp_export_is_stream(enum fp_transport t)
+{
+    return t == FP_TRANSPORT_TCP || t == FP_TRANSPORT_TLS || t == FP_TRANSPORT_DTLS;
+}
+
+/**
+ * Load the TLS/DTLS context of a collector (certificate, key, CA, ciphers, versions).
+ * @return 0, or -errno with *reason and @p why (one line naming the file and the cause).
+ */
+int fp_export_tls_ctx_load(struct fp_collector *c, enum fp_export_fail *reason, char *why,
+                           size_t len);
+
+/**
+ * Start a connection (non-blocking socket; UDP connect for DTLS).
+ * @return 0 (in progress: poll with fp_export_stream_progress), or -errno with *reason/@p why.
+ */
+int fp_export_stream_connect(struct fp_collector *c, enum fp_export_fail *reason, char *why,
+                             size_t len);
+
+/**
+ * Advance connect and TLS/DTLS handshake, waiting at most @p timeout_ms.
+ * @return 1 established (peer verified for TLS/DTLS), 0 still in progress, or -errno with
+ *         *reason and @p why (verification errors named by X509_verify_cert_error_string).
+ */
+int fp_export_stream_progress(struct fp_collector *c, int timeout_ms, uint64_t started_ms,
+                              enum fp_export_fail *reason, char *why, size_t len);
+
+/** Append one whole IPFIX message to the send queue. @return 0 or -ENOMEM. */
+int fp_export_stream_queue(struct fp_collector *c, const uint8_t *msg, size_t len);
+
+/**
+ * Write queued messages as the socket allows, note acknowledged ones, read and discard
+ * anything the collector sends and notice it closing.
+ * @return 0, or -errno with *reason/@p why when the session failed.
+ */
+int fp_export_stream_service(struct fp_collector *c, enum fp_export_fail *reason, char *why,
+                             size_t len);
+
+/** Can a record be encoded now without exceeding the in-flight bounds? */
+bool fp_export_stream_accepting(const struct fp_collector *c);
+
+/** Remember a record just encoded (after coll_put_flow) for re-sending on failure. */
+void fp_export_stream_hold(struct fp_collector *c, const struct fp_flow_record *r);
+
+/**
+ * Close the session. Records not acknowledged go back to the front of the lane's backlog
+ * (@return their number). @p graceful: TLS close_notify and TCP FIN after the queue.
+ */
+unsigned fp_export_stream_close(struct fp_collector *c, bool graceful);
+
+/** Bytes still queued (not written to the socket). */
+size_t fp_export_stream_pending(const struct fp_collector *c);
+
+/** DTLS: largest IPFIX message for a collector MTU (minus the DTLS record overhead). */
+uint16_t fp_export_dtls_msgsize(uint32_t mtu);
+
+/* transport_queue.c --------------------------------------------------------------------- */
+
+/**
+ * Initialise a backlog: @p mem_cap records in memory, then a spool of segments in
+ * @p spool_dir (NULL or "": none) capped at @p spool_max_bytes. Leftover segments of an
+ * earlier run in that directory are removed.
+ * @return 0, -ENOMEM, or -errno of creating the directory.
+ */
+int fp_export_backlog_init(struct fp_export_backlog *b, uint32_t mem_cap, const char *spool_dir,
+                           const char *name, uint64_t spool_max_bytes, bool biflow);
+
+/** Free memory, close and remove spool files. Accepts a zeroed backlog. */
+void fp_export_backlog_fini(struct fp_export_backlog *b);
+
+/** Records waiting. */
+uint64_t fp_export_backlog_count(const struct fp_export_backlog *b);
+
+/**
+ * Append the newest record. When memory is full, its oldest half moves to the spool; when
+ * the spool is full (or absent) the oldest records are dropped: their counts are added to
+ * @p dropped (flows as exported: 1 per biflow or per non-empty direction, packets, octets).
+ */
+void fp_export_backlog_push(struct fp_export_backlog *b, const struct fp_flow_record *r,
+                            uint64_t dropped[3], uint64_t *spooled);
+
+/** Put records back in front of everything (oldest first in @p r). @return 0 or -ENOMEM. */
+int fp_export_backlog_requeue(struct fp_export_backlog *b, const struct fp_flow_record *r,
+                              size_t n);
+
+/** Take the oldest record. @return true if one was taken. */
+bool fp_export_backlog_pop(struct fp_export_backlog *b, struct fp_flow_record *out);
+
+/** Flow records, packets and octets that a flow record represents for export. */
+void fp_export_record_counts(const struct fp_flow_record *r, bool biflow, uint64_t out[3]);
 
 #endif /* FP_EXPORT_INTERNAL_H */

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "export/export_internal.h"
+#include "export/export_ie.h"
 
 #define BURST 32
 #define IDLE_SLEEP_NS 500000L     /* 0.5 ms nap when every ring is empty */
@@ -32,6 +33,17 @@
 
 static const uint16_t uni_tids[] = {FP_TID_UNI4, FP_TID_UNI6, FP_TID_MP_STATS};
 static const uint16_t bi_tids[] = {FP_TID_BI4, FP_TID_BI6, FP_TID_MP_STATS};
+/* With export.enterprise_elements: the same templates extended with FlowPulse's elements. */
+static const uint16_t uni_ie_tids[] = {FP_TID_UNI4_IE, FP_TID_UNI6_IE, FP_TID_MP_STATS};
+static const uint16_t bi_ie_tids[] = {FP_TID_BI4_IE, FP_TID_BI6_IE, FP_TID_MP_STATS};
+
+/* Data-domain templates of a collector (FP_ARRAY_SIZE(uni_tids) of them). */
+static const uint16_t *coll_tids(const struct fp_collector *c)
+{
+    if (c->ex->cfg.export_enterprise)
+        return c->cfg->biflow ? bi_ie_tids : uni_ie_tids;
+    return c->cfg->biflow ? bi_tids : uni_tids;
+}
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -128,15 +140,10 @@ static int transport_send(struct fp_collector *c, const uint8_t *buf, size_t len
         return (size_t)n == len ? 0 : -EMSGSIZE;
     }
     case FP_TRANSPORT_TCP:
-        while (off < len) {
-            ssize_t n = send(c->fd, buf + off, len - off, MSG_NOSIGNAL);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-            off += (size_t)n;
-        }
-        return 0;
+    case FP_TRANSPORT_TLS:
+    case FP_TRANSPORT_DTLS:
+        /* written by fp_export_stream_service() as the socket allows */
+        return fp_export_stream_queue(c, buf, len);
     case FP_TRANSPORT_FILE:
         while (off < len) {
             ssize_t n = write(c->fd, buf + off, len - off);
@@ -209,9 +216,10 @@ static int coll_emit(struct fp_collector *c)
         return 0;
     }
     coll_error(c, "send: %s", strerror(-rc));
-    coll_drop_pending(c);
-    if (c->cfg->transport == FP_TRANSPORT_TCP)
-        coll_tcp_down(c, mono_ms());
+    if (fp_export_is_stream(c->cfg->transport))
+        coll_tcp_down(c, mono_ms()); /* its records are held: queued again, not lost */
+    else
+        coll_drop_pending(c);
     return rc;
 }
 
@@ -254,16 +262,66 @@ static int coll_export_one(struct fp_collector *c, uint16_t tid)
     return -EIO;
 }
 
+/*
+ * RFC 5610 type records of FlowPulse's elements (and of the reverse variants the biflow
+ * templates use), right after the templates, so a collector knows them before any data.
+ * Written directly (not through coll_append, which may start a template refresh).
+ */
+static int coll_export_ie_types(struct fp_collector *c)
+{
+    GError *err = NULL;
+    uint32_t pen = fp_export_ie_pen(&c->ex->cfg);
+    bool bi = c->cfg->biflow;
+    /* largest record that fits a message: header, set header */
+    size_t max_len = c->msgsize - IPFIX_HDR - 4;
+    int rc = coll_export_one(c, FP_TID_IE_TYPE);
+
+    if (rc < 0)
+        return rc;
+    c->cur_tid = 0;
+    if (!fBufSetInternalTemplate(c->fb, FP_TID_INTERNAL(FP_TID_IE_TYPE), &err) ||
+        !fBufSetExportTemplate(c->fb, FP_TID_IE_TYPE, &err)) {
+        coll_error(c, "set template %u: %s", FP_TID_IE_TYPE, err ? err->message : "?");
+        g_clear_error(&err);
+        return -EINVAL;
+    }
+    c->cur_tid = FP_TID_IE_TYPE;
+    for (unsigned i = 0; i < fp_export_ie_type_count(bi); i++) {
+        struct fp_ipfix_ie_type rec;
+        fp_export_ie_type_fill(&rec, i, bi, pen, max_len);
+        int tries;
+        for (tries = 0; tries < 3; tries++) {
+            if (fBufAppend(c->fb, (uint8_t *)&rec, sizeof(rec), &err))
+                break;
+            if (!is_eom(err))
+                break;
+            g_clear_error(&err);
+            coll_emit(c); /* message full: ship it, go on in the next one */
+            if (c->fb == NULL)
+                return -ENOTCONN;
+        }
+        if (tries == 3 || err != NULL) {
+            coll_error(c, "RFC 5610 record %u: %s", i, err ? err->message : "does not fit");
+            g_clear_error(&err);
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
 /* (Re)send every template: data-domain ones, then the exporting-process one in domain 0. */
 static int coll_export_templates(struct fp_collector *c)
 {
     uint32_t odid = c->ex->cfg.observation_domain;
-    const uint16_t *tids = c->cfg->biflow ? bi_tids : uni_tids;
+    const uint16_t *tids = coll_tids(c);
     int rc;
 
     coll_emit(c); /* data already built goes first, under the templates it was built with */
     if (c->fb == NULL)
         return -ENOTCONN;
+    /* type records first: ipfixDump binds a template's IEs when it reads the template */
+    if (c->ex->cfg.export_enterprise && (rc = coll_export_ie_types(c)) < 0)
+        return rc;
     for (unsigned i = 0; i < FP_ARRAY_SIZE(uni_tids); i++)
         if ((rc = coll_export_one(c, tids[i])) < 0)
             return rc;
@@ -311,18 +369,29 @@ static int add_template(struct fp_collector *c, fbSession_t *s, uint16_t tid, bo
 static int coll_session_open(struct fp_collector *c)
 {
     uint32_t odid = c->ex->cfg.observation_domain;
-    const uint16_t *tids = c->cfg->biflow ? bi_tids : uni_tids;
+    const uint16_t *tids = coll_tids(c);
     fbSession_t *s = fbSessionAlloc(c->ex->model);
     int rc;
 
     if (s == NULL)
         return -ENOMEM;
+    for (unsigned i = 0; i < FP_ARRAY_SIZE(uni_tids); i++) {
+        size_t need = IPFIX_HDR + template_wire_size(fp_export_template_get(tids[i]));
+        if (need > c->msgsize) {
+            coll_error(c, "message size %u too small for template %u (%zu bytes); raise mtu "
+                       "or set export.enterprise_elements = false", c->msgsize, tids[i], need);
+            rc = -EMSGSIZE;
+            goto fail;
+        }
+    }
     /* Internal templates (one table per session), then external ones per domain, all before
      * fBufAllocForExport (afterwards libfixbuf would try to export them at once). */
     for (unsigned i = 0; i < FP_ARRAY_SIZE(uni_tids); i++)
         if ((rc = add_template(c, s, tids[i], true)) < 0)
             goto fail;
     if ((rc = add_template(c, s, FP_TID_EP_STATS, true)) < 0)
+        goto fail;
+    if (c->ex->cfg.export_enterprise && (rc = add_template(c, s, FP_TID_IE_TYPE, true)) < 0)
         goto fail;
     fbSessionSetDomain(s, 0);
     if ((rc = add_template(c, s, FP_TID_EP_STATS, false)) < 0)
@@ -331,6 +400,8 @@ static int coll_session_open(struct fp_collector *c)
     for (unsigned i = 0; i < FP_ARRAY_SIZE(uni_tids); i++)
         if ((rc = add_template(c, s, tids[i], false)) < 0)
             goto fail;
+    if (c->ex->cfg.export_enterprise && (rc = add_template(c, s, FP_TID_IE_TYPE, false)) < 0)
+        goto fail;
 
     fbExporter_t *x = fbExporterAllocBuffer(c->msgbuf, c->msgsize);
     if (x == NULL) {
@@ -407,7 +478,8 @@ static int coll_append(struct fp_collector *c, uint16_t tid, const void *rec, si
 
 static void coll_maybe_refresh(struct fp_collector *c, uint64_t now)
 {
-    if (c->fb == NULL || c->cfg->transport != FP_TRANSPORT_UDP)
+    if (c->fb == NULL ||
+        (c->cfg->transport != FP_TRANSPORT_UDP && c->cfg->transport != FP_TRANSPORT_DTLS))
         return;
     const struct fp_config *cfg = &c->ex->cfg;
     if ((cfg->template_refresh_s && now - c->tmpl_sent_ms >= cfg->template_refresh_s * 1000ull) ||
@@ -464,27 +536,47 @@ static uint16_t vlan_of(const struct fp_flow_record *r)
         (o).biflow_dir = 1;                                                                \
     } while (0)
 
+/* Enterprise variants: the standard record plus FlowPulse's block (basicLists freed after). */
+#define PUT_IE(c, tid, o, r, d, rev, flows, pkts, octs)                                    \
+    do {                                                                                   \
+        fp_export_ie_ent_fill(&(o).e, (rev), (r), (d), (c)->ex->model,                     \
+                              fp_export_ie_pen(&(c)->ex->cfg));                            \
+        coll_append((c), (tid), &(o), sizeof(o), (flows), (pkts), (octs));                 \
+        fp_export_ie_ent_clear(&(o).e);                                                    \
+    } while (0)
+
 static void put_uniflow(struct fp_collector *c, const struct fp_flow_record *r, unsigned d)
 {
     const struct fp_flow_dir *dir = &r->dir[d];
     const uint8_t *src = d ? r->dst : r->src;
     const uint8_t *dst = d ? r->src : r->dst;
+    bool ie = c->ex->cfg.export_enterprise;
     if (r->ip_version == 6) {
-        struct fp_ipfix_uni6 o = {0};
-        FILL_COMMON(o, r, dir);
-        memcpy(o.src, src, 16);
-        memcpy(o.dst, dst, 16);
-        o.sport = d ? r->dport : r->sport;
-        o.dport = d ? r->sport : r->dport;
-        coll_append(c, FP_TID_UNI6, &o, sizeof(o), 1, dir->packets, dir->bytes);
+        struct fp_ipfix_uni6_ie x;
+        struct fp_ipfix_uni6 *o = &x.b;
+        memset(o, 0, sizeof(*o));
+        FILL_COMMON(*o, r, dir);
+        memcpy(o->src, src, 16);
+        memcpy(o->dst, dst, 16);
+        o->sport = d ? r->dport : r->sport;
+        o->dport = d ? r->sport : r->dport;
+        if (ie)
+            PUT_IE(c, FP_TID_UNI6_IE, x, r, d, NULL, 1, dir->packets, dir->bytes);
+        else
+            coll_append(c, FP_TID_UNI6, o, sizeof(*o), 1, dir->packets, dir->bytes);
     } else {
-        struct fp_ipfix_uni4 o = {0};
-        FILL_COMMON(o, r, dir);
-        o.src = ip4(src);
-        o.dst = ip4(dst);
-        o.sport = d ? r->dport : r->sport;
-        o.dport = d ? r->sport : r->dport;
-        coll_append(c, FP_TID_UNI4, &o, sizeof(o), 1, dir->packets, dir->bytes);
+        struct fp_ipfix_uni4_ie x;
+        struct fp_ipfix_uni4 *o = &x.b;
+        memset(o, 0, sizeof(*o));
+        FILL_COMMON(*o, r, dir);
+        o->src = ip4(src);
+        o->dst = ip4(dst);
+        o->sport = d ? r->dport : r->sport;
+        o->dport = d ? r->sport : r->dport;
+        if (ie)
+            PUT_IE(c, FP_TID_UNI4_IE, x, r, d, NULL, 1, dir->packets, dir->bytes);
+        else
+            coll_append(c, FP_TID_UNI4, o, sizeof(*o), 1, dir->packets, dir->bytes);
     }
 }
 
@@ -492,24 +584,35 @@ static void put_biflow(struct fp_collector *c, const struct fp_flow_record *r)
 {
     uint64_t pkts = r->dir[0].packets + r->dir[1].packets;
     uint64_t octs = r->dir[0].bytes + r->dir[1].bytes;
+    bool ie = c->ex->cfg.export_enterprise;
     if (r->ip_version == 6) {
-        struct fp_ipfix_bi6 o = {0};
-        FILL_COMMON(o, r, &r->dir[0]);
-        FILL_REVERSE(o, &r->dir[1]);
-        memcpy(o.src, r->src, 16);
-        memcpy(o.dst, r->dst, 16);
-        o.sport = r->sport;
-        o.dport = r->dport;
-        coll_append(c, FP_TID_BI6, &o, sizeof(o), 1, pkts, octs);
+        struct fp_ipfix_bi6_ie x;
+        struct fp_ipfix_bi6 *o = &x.b;
+        memset(o, 0, sizeof(*o));
+        FILL_COMMON(*o, r, &r->dir[0]);
+        FILL_REVERSE(*o, &r->dir[1]);
+        memcpy(o->src, r->src, 16);
+        memcpy(o->dst, r->dst, 16);
+        o->sport = r->sport;
+        o->dport = r->dport;
+        if (ie)
+            PUT_IE(c, FP_TID_BI6_IE, x, r, 0, &x.r, 1, pkts, octs);
+        else
+            coll_append(c, FP_TID_BI6, o, sizeof(*o), 1, pkts, octs);
     } else {
-        struct fp_ipfix_bi4 o = {0};
-        FILL_COMMON(o, r, &r->dir[0]);
-        FILL_REVERSE(o, &r->dir[1]);
-        o.src = ip4(r->src);
-        o.dst = ip4(r->dst);
-        o.sport = r->sport;
-        o.dport = r->dport;
-        coll_append(c, FP_TID_BI4, &o, sizeof(o), 1, pkts, octs);
+        struct fp_ipfix_bi4_ie x;
+        struct fp_ipfix_bi4 *o = &x.b;
+        memset(o, 0, sizeof(*o));
+        FILL_COMMON(*o, r, &r->dir[0]);
+        FILL_REVERSE(*o, &r->dir[1]);
+        o->src = ip4(r->src);
+        o->dst = ip4(r->dst);
+        o->sport = r->sport;
+        o->dport = r->dport;
+        if (ie)
+            PUT_IE(c, FP_TID_BI4_IE, x, r, 0, &x.r, 1, pkts, octs);
+        else
+            coll_append(c, FP_TID_BI4, o, sizeof(*o), 1, pkts, octs);
     }
 }
 
@@ -579,48 +682,43 @@ static void coll_send_stats(struct fp_collector *c, const struct fp_metering_sta
     c->cur_tid = 0;
 }
 
-/* ---------------------------------------------------------------- TCP */
+/* ---------------------------------------------------------------- TCP, TLS, DTLS */
 
-static void coll_close_fd(struct fp_collector *c)
-{
-    if (c->fd < 0)
-        return;
-    if (c->cfg->transport == FP_TRANSPORT_TCP) {
-        char sink[256];
-        shutdown(c->fd, SHUT_WR);
-        /* unread input would turn close() into a RST that may discard our last message */
-        while (recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
-            ;
-    }
-    close(c->fd);
-    c->fd = -1;
-}
-
+/* Session over (failure or stop): records not acknowledged go back to the lane's backlog. */
 static void coll_tcp_down(struct fp_collector *c, uint64_t now)
 {
+    c->pend_flows = c->pend_packets = c->pend_octets = 0; /* held: queued again */
     coll_session_close(c);
-    coll_close_fd(c);
+    unsigned n = fp_export_stream_close(c, false);
+    if (n)
+        stat_add(&c->st_resent, n);
     set_state(c, FP_COLLECTOR_STATE_DOWN);
     c->next_retry_ms = now + c->backoff_ms;
     c->backoff_ms = FP_MIN(c->backoff_ms * 2, c->ex->retry_max_ms);
 }
 
+/* One failure: counter by reason, one log line naming the collector and the cause, backoff. */
+static void coll_stream_fail(struct fp_collector *c, enum fp_export_fail reason,
+                             const char *why, uint64_t now)
+{
+    stat_add(&c->st_fail[reason], 1);
+    coll_error(c, "%s [%s; retry in %.1f s]", why, fp_export_fail_name(reason),
+               c->backoff_ms / 1000.0);
+    coll_tcp_down(c, now);
+}
+
 static void coll_tcp_established(struct fp_collector *c, uint64_t now)
 {
-    struct timeval tv = {SEND_TIMEOUT_MS / 1000, (SEND_TIMEOUT_MS % 1000) * 1000};
-    int fl = fcntl(c->fd, F_GETFL);
-    if (fl < 0 || fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
-        setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
-        coll_error(c, "socket setup: %s", strerror(errno));
-        coll_tcp_down(c, now);
-        return;
-    }
     if (c->ever_connected)
         stat_add(&c->st_reconnects, 1);
     c->ever_connected = true;
     c->backoff_ms = c->ex->retry_min_ms;
-    c->next_peer_check_ms = now + PEER_CHECK_MS;
     set_state(c, FP_COLLECTOR_STATE_UP);
+    if (c->ssl != NULL)
+        export_log(c->name, "%s session established (%s, %s), collector certificate verified",
+                   c->cfg->transport == FP_TRANSPORT_DTLS ? "DTLS" : "TLS",
+                   SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+    /* New transport session: fresh libfixbuf session, sequence 0, templates first. */
     int rc = coll_session_open(c);
     if (rc < 0 && atomic_load(&c->st_state) == FP_COLLECTOR_STATE_UP) {
         coll_error(c, "session: %s", strerror(-rc));
@@ -628,103 +726,212 @@ static void coll_tcp_established(struct fp_collector *c, uint64_t now)
     }
 }
 
-static void coll_tcp_connect_start(struct fp_collector *c, uint64_t now)
+/* Advance a TCP/TLS/DTLS collector: connect, handshake, write, read (never blocks when
+ * @p wait_ms is 0). */
+static void coll_stream_step(struct fp_collector *c, uint64_t now, int wait_ms)
 {
-    int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        coll_error(c, "socket: %s", strerror(errno));
-        coll_tcp_down(c, now);
-        return;
-    }
-    c->fd = fd;
-    if (connect(fd, (const struct sockaddr *)&c->addr, c->addr_len) == 0) {
-        coll_tcp_established(c, now);
-    } else if (errno == EINPROGRESS) {
+    enum fp_export_fail reason = FP_EXPORT_FAIL_IO;
+    char why[FP_EXPORT_ERR_LEN];
+    int rc;
+
+    switch ((enum fp_collector_state)atomic_load_explicit(&c->st_state, memory_order_relaxed)) {
+    case FP_COLLECTOR_STATE_DOWN:
+        if (now < c->next_retry_ms)
+            return;
+        if (c->cfg->transport != FP_TRANSPORT_TCP &&
+            fp_export_tls_ctx_load(c, &reason, why, sizeof(why)) < 0) {
+            coll_stream_fail(c, reason, why, now);
+            return;
+        }
+        if (fp_export_stream_connect(c, &reason, why, sizeof(why)) < 0) {
+            coll_stream_fail(c, reason, why, now);
+            return;
+        }
         c->connect_started_ms = now;
         set_state(c, FP_COLLECTOR_STATE_CONNECTING);
-    } else {
-        coll_error(c, "connect: %s", strerror(errno));
-        coll_tcp_down(c, now);
+        /* fall through */
+    case FP_COLLECTOR_STATE_CONNECTING:
+        rc = fp_export_stream_progress(c, wait_ms, c->connect_started_ms, &reason, why,
+                                       sizeof(why));
+        if (rc < 0)
+            coll_stream_fail(c, reason, why, mono_ms());
+        else if (rc == 1)
+            coll_tcp_established(c, mono_ms());
+        return;
+    case FP_COLLECTOR_STATE_UP:
+        if (fp_export_stream_service(c, &reason, why, sizeof(why)) < 0)
+            coll_stream_fail(c, reason, why, now);
+        return;
+    case FP_COLLECTOR_STATE_CLOSED:
+        return;
     }
 }
 
-static void coll_tcp_poll_connect(struct fp_collector *c, int timeout_ms)
+/* ---------------------------------------------------------------- lanes (queue, failover) */
+
+/* The collector of a lane that takes records now: the first member with a session. */
+static struct fp_collector *lane_active(struct fp_exporter *ex, struct fp_export_lane *l)
 {
-    struct pollfd p = {.fd = c->fd, .events = POLLOUT};
-    int n = poll(&p, 1, timeout_ms);
-    uint64_t now = mono_ms();
-    if (n == 0) {
-        if (now - c->connect_started_ms >= CONNECT_TIMEOUT_MS) {
-            coll_error(c, "connect: timed out");
-            coll_tcp_down(c, now);
-        }
-        return;
+    for (unsigned i = 0; i < l->n_members; i++) {
+        struct fp_collector *c = &ex->coll[l->members[i]];
+        if (c->fb != NULL)
+            return c;
     }
-    int soerr = 0;
-    socklen_t sl = sizeof(soerr);
-    if (n < 0 || getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-        soerr = errno;
-    if (soerr != 0) {
-        coll_error(c, "connect: %s", strerror(soerr));
-        coll_tcp_down(c, now);
-        return;
-    }
-    coll_tcp_established(c, now);
+    return NULL;
 }
 
-/* Notice a collector that closed or reset the connection without waiting for a send error. */
-static void coll_tcp_check_peer(struct fp_collector *c, uint64_t now)
+static void lane_update_stats(struct fp_exporter *ex, struct fp_export_lane *l)
 {
-    char sink[256];
-    if (now < c->next_peer_check_ms)
+    atomic_store_explicit(&ex->coll[l->members[0]].st_queued,
+                          fp_export_backlog_count(&l->bl), memory_order_relaxed);
+}
+
+/* Encode one record in a stream collector's session and hold it until acknowledged. */
+static void coll_encode(struct fp_collector *c, const struct fp_flow_record *r, uint64_t now)
+{
+    coll_put_flow(c, r, now);
+    if (c->fb != NULL)
+        fp_export_stream_hold(c, r);
+}
+
+static void lane_push(struct fp_exporter *ex, struct fp_export_lane *l,
+                      const struct fp_flow_record *r)
+{
+    struct fp_collector *owner = &ex->coll[l->members[0]];
+    uint64_t dropped[3] = {0, 0, 0}, spooled = 0;
+    fp_export_backlog_push(&l->bl, r, dropped, &spooled);
+    if (spooled)
+        stat_add(&owner->st_spooled, spooled);
+    if (dropped[0]) {
+        stat_add(&owner->st_queue_dropped, dropped[0]);
+        coll_not_sent(owner, dropped[0], dropped[1], dropped[2]);
+        coll_error(owner, "queue%s full: oldest records dropped",
+                   l->bl.dir[0] ? " and spool" : "");
+    }
+}
+
+/* Replay the backlog, oldest first, as far as the active collector accepts. */
+static void lane_drain(struct fp_exporter *ex, struct fp_export_lane *l, uint64_t now,
+                       unsigned budget)
+{
+    struct fp_collector *c = lane_active(ex, l);
+    struct fp_flow_record r;
+    if (c == NULL || fp_export_backlog_count(&l->bl) == 0)
         return;
-    c->next_peer_check_ms = now + PEER_CHECK_MS;
-    for (;;) {
-        ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
-        if (n > 0)
-            continue; /* collectors do not talk; ignore */
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-            return;
-        coll_error(c, "connection closed by collector%s%s", n < 0 ? ": " : "",
-                   n < 0 ? strerror(errno) : "");
-        coll_tcp_down(c, now);
+    while (budget-- && c->fb != NULL && fp_export_stream_accepting(c) &&
+           fp_export_backlog_pop(&l->bl, &r))
+        coll_encode(c, &r, now);
+    lane_update_stats(ex, l);
+}
+
+static void lane_offer(struct fp_exporter *ex, struct fp_export_lane *l,
+                       const struct fp_flow_record *r, uint64_t now)
+{
+    struct fp_collector *c = lane_active(ex, l);
+    if (c != NULL && fp_export_backlog_count(&l->bl) == 0 && fp_export_stream_accepting(c)) {
+        coll_encode(c, r, now);
         return;
     }
+    lane_push(ex, l, r);
+    lane_update_stats(ex, l);
+}
+
+/* Records that will never be sent (stop): count them on the lane's first collector. */
+static void lane_discard(struct fp_exporter *ex, struct fp_export_lane *l)
+{
+    struct fp_collector *owner = &ex->coll[l->members[0]];
+    struct fp_flow_record r;
+    uint64_t n[3], tot[3] = {0, 0, 0};
+    while (fp_export_backlog_pop(&l->bl, &r)) {
+        fp_export_record_counts(&r, l->bl.biflow, n);
+        for (int i = 0; i < 3; i++)
+            tot[i] += n[i];
+    }
+    if (tot[0]) {
+        coll_not_sent(owner, tot[0], tot[1], tot[2]);
+        coll_error(owner, "stopping: %llu queued flow records not sent (collector down)",
+                   (unsigned long long)tot[0]);
+    }
+    lane_update_stats(ex, l);
 }
 
 /* ---------------------------------------------------------------- periodic work */
 
 static void coll_tick(struct fp_collector *c, uint64_t now)
 {
-    if (c->cfg->transport == FP_TRANSPORT_TCP) {
-        switch ((enum fp_collector_state)atomic_load_explicit(&c->st_state,
-                                                              memory_order_relaxed)) {
-        case FP_COLLECTOR_STATE_DOWN:
-            if (now >= c->next_retry_ms)
-                coll_tcp_connect_start(c, now);
-            break;
-        case FP_COLLECTOR_STATE_CONNECTING:
-            coll_tcp_poll_connect(c, 0);
-            break;
-        case FP_COLLECTOR_STATE_UP:
-            coll_tcp_check_peer(c, now);
-            break;
-        case FP_COLLECTOR_STATE_CLOSED:
-            break;
-        }
-    }
+    if (fp_export_is_stream(c->cfg->transport))
+        coll_stream_step(c, now, 0);
     if (c->fb == NULL)
         return;
     coll_maybe_refresh(c, now);
     if (c->pend_flows && now - c->pend_since_ms >= c->ex->flush_ms)
         coll_emit(c);
+    if (fp_export_is_stream(c->cfg->transport) && c->fb != NULL)
+        coll_stream_step(c, now, 0); /* write what the tick emitted */
 }
 
 static void coll_close(struct fp_collector *c)
 {
     coll_session_close(c);
-    coll_close_fd(c);
+    if (fp_export_is_stream(c->cfg->transport)) {
+        fp_export_stream_close(c, true);
+    } else if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
     set_state(c, FP_COLLECTOR_STATE_CLOSED);
+}
+
+/* Work left for the stream collectors at stop: backlog, unsent bytes, unacknowledged. */
+static bool stream_work_left(struct fp_exporter *ex, uint64_t *progress_sig)
+{
+    uint64_t sig = 0;
+    bool left = false;
+    for (unsigned i = 0; i < ex->n_lanes; i++) {
+        uint64_t n = fp_export_backlog_count(&ex->lanes[i].bl);
+        sig += n;
+        left |= n != 0;
+    }
+    for (unsigned j = 0; j < ex->n_coll; j++) {
+        struct fp_collector *c = &ex->coll[j];
+        if (!fp_export_is_stream(c->cfg->transport) || c->fb == NULL)
+            continue;
+        sig += fp_export_stream_pending(c) + c->held_n + c->pend_flows;
+        left |= fp_export_stream_pending(c) != 0 || c->held_n != 0 || c->pend_flows != 0;
+    }
+    *progress_sig = sig;
+    return left;
+}
+
+/* At stop: give collectors that are down up to export.drain_timeout, and collectors that
+ * are making progress as long as they do, to take the queued records. */
+static void drain_streams(struct fp_exporter *ex)
+{
+    uint64_t t0 = mono_ms(), last_progress = t0, sig, prev = UINT64_MAX;
+    while (stream_work_left(ex, &sig)) {
+        uint64_t now = mono_ms();
+        if (sig != prev) {
+            prev = sig;
+            last_progress = now;
+        }
+        if (now - t0 >= ex->drain_ms && now - last_progress >= 1000)
+            break;
+        for (unsigned i = 0; i < ex->n_lanes; i++)
+            lane_drain(ex, &ex->lanes[i], now, 1024);
+        for (unsigned j = 0; j < ex->n_coll; j++) {
+            struct fp_collector *c = &ex->coll[j];
+            if (!fp_export_is_stream(c->cfg->transport))
+                continue;
+            if (c->fb != NULL && c->pend_flows &&
+                fp_export_backlog_count(&c->lane->bl) == 0)
+                coll_emit(c);
+            coll_tick(c, now);
+        }
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    for (unsigned i = 0; i < ex->n_lanes; i++)
+        lane_discard(ex, &ex->lanes[i]);
 }
 
 static void *exporter_thread(void *arg)
@@ -741,11 +948,18 @@ static void *exporter_thread(void *arg)
         for (unsigned i = 0; i < ex->n_rings; i++) {
             unsigned n = rte_ring_sc_dequeue_burst_elem(ex->rings[i], burst,
                                                         FP_EXPORT_RING_ESIZE, BURST, NULL);
-            for (unsigned k = 0; k < n; k++)
+            for (unsigned k = 0; k < n; k++) {
                 for (unsigned j = 0; j < ex->n_coll; j++)
-                    coll_put_flow(&ex->coll[j], &burst[k], now);
+                    if (!fp_export_is_stream(ex->coll[j].cfg->transport))
+                        coll_put_flow(&ex->coll[j], &burst[k], now);
+                /* TCP/TLS/DTLS: through the lane (queue, spool, failover) */
+                for (unsigned l = 0; l < ex->n_lanes; l++)
+                    lane_offer(ex, &ex->lanes[l], &burst[k], now);
+            }
             got += n;
         }
+        for (unsigned l = 0; l < ex->n_lanes; l++)
+            lane_drain(ex, &ex->lanes[l], now, 256);
         now = mono_ms();
         if (got == 0 || now != last_tick) {
             last_tick = now;
@@ -766,6 +980,7 @@ static void *exporter_thread(void *arg)
         }
     }
 
+    drain_streams(ex);
     get_metering(ex, &ms);
     for (unsigned j = 0; j < ex->n_coll; j++) {
         struct fp_collector *c = &ex->coll[j];
@@ -850,10 +1065,22 @@ static int coll_init(struct fp_exporter *ex, unsigned idx)
         break;
     }
     case FP_TRANSPORT_TCP:
+    case FP_TRANSPORT_TLS:
         c->msgsize = TCP_MSG_SIZE;
         if ((rc = resolve(c, SOCK_STREAM)) < 0)
             return rc;
         break;
+    case FP_TRANSPORT_DTLS: {
+        uint32_t mtu = cc->mtu ? cc->mtu : UDP_MTU_DEFAULT;
+        if (mtu < UDP_MTU_MIN + 128 || mtu > 65535) {
+            coll_error(c, "mtu %u out of range %u..65535", mtu, UDP_MTU_MIN + 128);
+            return -EINVAL;
+        }
+        c->msgsize = fp_export_dtls_msgsize(mtu);
+        if ((rc = resolve(c, SOCK_DGRAM)) < 0)
+            return rc;
+        break;
+    }
     default:
         return -EINVAL;
     }
@@ -861,18 +1088,56 @@ static int coll_init(struct fp_exporter *ex, unsigned idx)
     if (c->msgbuf == NULL)
         return -ENOMEM;
 
-    if (cc->transport == FP_TRANSPORT_TCP) {
-        uint64_t now = mono_ms();
-        coll_tcp_connect_start(c, now);
-        if (atomic_load(&c->st_state) == FP_COLLECTOR_STATE_CONNECTING)
-            coll_tcp_poll_connect(c, CONNECT_WAIT_CREATE_MS);
-        return 0; /* down is not fatal: retried by the thread */
+    if (fp_export_is_stream(cc->transport)) {
+        c->held = malloc(FP_EXPORT_HELD * sizeof(*c->held));
+        if (c->held == NULL)
+            return -ENOMEM;
+        /* Connect now, waiting up to 1 s; down is not fatal: retried by the thread, and
+         * records queue meanwhile. */
+        uint64_t t0 = mono_ms();
+        coll_stream_step(c, t0, 0);
+        while (atomic_load(&c->st_state) == FP_COLLECTOR_STATE_CONNECTING &&
+               mono_ms() - t0 < CONNECT_WAIT_CREATE_MS)
+            coll_stream_step(c, mono_ms(), 20);
+        return 0;
     }
     set_state(c, FP_COLLECTOR_STATE_UP);
     rc = coll_session_open(c);
     if (rc < 0)
         coll_error(c, "cannot start IPFIX session: %s", strerror(-rc));
     return rc;
+}
+
+/* Stream collectors share backlogs by lane: one each in mode all, one for all in failover. */
+static int lanes_init(struct fp_exporter *ex)
+{
+    const struct fp_config *cfg = &ex->cfg;
+    uint64_t spool_max = (uint64_t)(cfg->spool_max_mb ? cfg->spool_max_mb : 1024) << 20;
+    uint32_t mem = cfg->queue_records; /* 0: no queue, records for a down collector are lost */
+    bool failover = cfg->export_mode == FP_EXPORT_MODE_FAILOVER;
+    int rc;
+
+    for (unsigned i = 0; i < cfg->n_collectors; i++) {
+        const struct fp_collector_config *cc = &cfg->collectors[i];
+        if (!fp_export_is_stream(cc->transport))
+            continue;
+        struct fp_export_lane *l = &ex->lanes[failover && ex->n_lanes ? 0 : ex->n_lanes];
+        if (l->n_members == 0) {
+            char name[FP_CONFIG_STR + 16];
+            snprintf(name, sizeof(name), "%s%s:%u", failover ? "failover-" : "", cc->host,
+                     (unsigned)cc->port);
+            if ((rc = fp_export_backlog_init(&l->bl, mem, cfg->spool_dir, name, spool_max,
+                                             cc->biflow)) < 0) {
+                fprintf(stderr, "flowpulse: export: spool %s: %s\n", cfg->spool_dir,
+                        strerror(-rc));
+                return rc;
+            }
+            ex->n_lanes++;
+        }
+        l->members[l->n_members++] = i;
+        ex->coll[i].lane = l;
+    }
+    return 0;
 }
 
 struct fp_exporter *fp_exporter_create(const struct fp_exporter_params *p)
@@ -904,8 +1169,13 @@ struct fp_exporter *fp_exporter_create(const struct fp_exporter_params *p)
     }
     ex->metering_stats = p->metering_stats;
     ex->metering_arg = p->metering_arg;
-    ex->retry_min_ms = p->tcp_retry_min_ms ? p->tcp_retry_min_ms : 1000;
-    ex->retry_max_ms = p->tcp_retry_max_ms ? p->tcp_retry_max_ms : 60000;
+    ex->retry_min_ms = p->tcp_retry_min_ms   ? p->tcp_retry_min_ms
+                       : ex->cfg.retry_min_ms ? ex->cfg.retry_min_ms
+                                              : 60000;
+    ex->retry_max_ms = p->tcp_retry_max_ms   ? p->tcp_retry_max_ms
+                       : ex->cfg.retry_max_ms ? ex->cfg.retry_max_ms
+                                              : 600000;
+    ex->drain_ms = ex->cfg.drain_timeout_ms;
     if (ex->retry_max_ms < ex->retry_min_ms)
         ex->retry_max_ms = ex->retry_min_ms;
     ex->flush_ms = p->flush_ms ? p->flush_ms : 1000;
@@ -916,6 +1186,16 @@ struct fp_exporter *fp_exporter_create(const struct fp_exporter_params *p)
         rc = -ENOMEM;
         goto fail;
     }
+    if (ex->cfg.export_enterprise)
+        fp_export_ie_model_add(ex->model, fp_export_ie_pen(&ex->cfg));
+    /* OpenSSL writes to the socket with write(): a collector that reset the connection must
+     * give EPIPE, not kill the process (standards.md §1.8). */
+    for (unsigned i = 0; i < ex->cfg.n_collectors; i++)
+        if (ex->cfg.collectors[i].transport == FP_TRANSPORT_TLS ||
+            ex->cfg.collectors[i].transport == FP_TRANSPORT_DTLS)
+            signal(SIGPIPE, SIG_IGN);
+    if ((rc = lanes_init(ex)) < 0)
+        goto fail;
     for (unsigned i = 0; i < ex->cfg.n_collectors; i++) {
         ex->n_coll = i + 1;
         if ((rc = coll_init(ex, i)) < 0)
@@ -963,8 +1243,14 @@ void fp_exporter_destroy(struct fp_exporter *ex)
         struct fp_collector *c = &ex->coll[i];
         coll_close(c);
         free(c->msgbuf);
+        free(c->held);
+        free(c->sendq);
+        if (c->ssl_ctx)
+            SSL_CTX_free(c->ssl_ctx);
         pthread_mutex_destroy(&c->err_lock);
     }
+    for (unsigned i = 0; i < ex->n_lanes; i++)
+        fp_export_backlog_fini(&ex->lanes[i].bl);
     if (ex->model)
         fbInfoModelFree(ex->model);
     free(ex->rings);
@@ -993,6 +1279,12 @@ void fp_exporter_get_stats(const struct fp_exporter *ex, unsigned collector,
     out->reconnects = atomic_load_explicit(&c->st_reconnects, memory_order_relaxed);
     out->template_sends = atomic_load_explicit(&c->st_template_sends, memory_order_relaxed);
     out->empty_sets_removed = atomic_load_explicit(&c->st_empty_sets, memory_order_relaxed);
+    for (unsigned i = 0; i < FP_EXPORT_FAIL_COUNT; i++)
+        out->failures[i] = atomic_load_explicit(&c->st_fail[i], memory_order_relaxed);
+    out->records_queued = atomic_load_explicit(&c->st_queued, memory_order_relaxed);
+    out->records_spooled = atomic_load_explicit(&c->st_spooled, memory_order_relaxed);
+    out->records_resent = atomic_load_explicit(&c->st_resent, memory_order_relaxed);
+    out->queue_dropped = atomic_load_explicit(&c->st_queue_dropped, memory_order_relaxed);
     out->state = (enum fp_collector_state)atomic_load_explicit(&c->st_state,
                                                               memory_order_relaxed);
     pthread_mutex_lock(&c->err_lock);

@@ -73,6 +73,8 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.template_refresh_s, 60);
     CU_ASSERT_EQUAL(c.template_refresh_msgs, 0);
     CU_ASSERT_EQUAL(c.stats_interval_s, 60);
+    CU_ASSERT_TRUE(c.export_enterprise);
+    CU_ASSERT_EQUAL(c.export_pen, 32473);
     CU_ASSERT_STRING_EQUAL(c.log_level, "info");
 
     /* Defaults are valid once a capture source exists. */
@@ -131,7 +133,9 @@ static void test_example_matches_defaults(void)
     struct fp_config def, ex;
     bool seen[64] = {false};
     static const char *const list_members[] = {"ports", "device =", "rx_queues =",
-                                               "collectors", "url =", "biflow =", "mtu ="};
+                                               "collectors", "url =", "biflow =", "mtu =",
+                                               "rules =", "name_suffix =", "prefix =",
+                                               "proto =", "class ="};
 
     CU_ASSERT_FATAL(fp_config_n_settings <= 64);
     fp_config_defaults(&def);
@@ -329,7 +333,7 @@ static void test_load_errors(void)
         {"flow = 5;\n", "1: flow: expected a group { ... }, got an integer"},
 
         {"export = {\n  collectors = (\n    { url = \"http://x\"; }\n  );\n};\n",
-         "3: export.collectors[0].url: unknown scheme \"http\" (expected udp://, tcp://, file:)"},
+         "3: export.collectors[0].url: unknown scheme \"http\" (expected udp://, tcp://, tls://, dtls://, file:)"},
         {"export = {\n  collectors = (\n    { url = \"udp://a\"; },\n    { url = \"udp://::1\"; }\n"
          "  );\n};\n",
          "4: export.collectors[1].url: IPv6 addresses must be in brackets, e.g. "
@@ -522,9 +526,9 @@ static void test_collector_url(void)
         const char *url;
         const char *problem;
     } bad[] = {
-        {"http://x:80", "unknown scheme \"http\" (expected udp://, tcp://, file:)"},
-        {"127.0.0.1:4739", "unknown scheme \"127.0.0.1\" (expected udp://, tcp://, file:)"},
-        {"collector", "missing scheme (expected udp://, tcp://, file:)"},
+        {"http://x:80", "unknown scheme \"http\" (expected udp://, tcp://, tls://, dtls://, file:)"},
+        {"127.0.0.1:4739", "unknown scheme \"127.0.0.1\" (expected udp://, tcp://, tls://, dtls://, file:)"},
+        {"collector", "missing scheme (expected udp://, tcp://, tls://, dtls://, file:)"},
         {"udp:127.0.0.1", "expected udp://HOST[:PORT]"},
         {"udp://", "missing host"},
         {"udp://:4739", "missing host"},
@@ -748,6 +752,124 @@ static void test_dump_roundtrip(void)
     tmpdir_remove();
 }
 
+/* classify.* settings and the classify.rules list (values, ranges, required members). */
+static void test_classify_settings(void)
+{
+    struct fp_config c;
+    char path[128];
+
+    tmpdir_make();
+    fp_config_defaults(&c);
+    CU_ASSERT_TRUE(c.classify_enabled);
+    CU_ASSERT_EQUAL(c.classify_max_packets, 12);
+    CU_ASSERT_EQUAL(c.classify_contexts, 8192);
+    CU_ASSERT_EQUAL(c.n_classify_rules, 0);
+    write_file("cl.conf",
+               "classify = {\n  enabled = false;\n  max_packets = 20;\n  contexts = 64;\n"
+               "  dns_cache = 1024;\n  classes = \"/etc/fp/classes.conf\";\n  rules = (\n"
+               "    { name_suffix = \"corp.example\"; app = \"Corp\"; class = \"web\"; },\n"
+               "    { prefix = \"10.0.0.0/8\"; port = 3389; proto = 6; app = \"RDP\";"
+               " class = \"remote-access\"; }\n  );\n};\n",
+               path, sizeof(path));
+    CU_ASSERT_EQUAL_FATAL(fp_config_load_file(&c, path, errbuf, sizeof(errbuf)), 0);
+    CU_ASSERT_FALSE(c.classify_enabled);
+    CU_ASSERT_EQUAL(c.classify_max_packets, 20);
+    CU_ASSERT_EQUAL(c.classify_contexts, 64);
+    CU_ASSERT_EQUAL(c.classify_dns_cache, 1024);
+    CU_ASSERT_STRING_EQUAL(c.classify_classes, "/etc/fp/classes.conf");
+    CU_ASSERT_EQUAL_FATAL(c.n_classify_rules, 2);
+    CU_ASSERT_STRING_EQUAL(c.classify_rules[0].name_suffix, "corp.example");
+    CU_ASSERT_STRING_EQUAL(c.classify_rules[0].cls, "web");
+    CU_ASSERT_EQUAL(c.classify_rules[0].port, 0);
+    CU_ASSERT_STRING_EQUAL(c.classify_rules[1].prefix, "10.0.0.0/8");
+    CU_ASSERT_EQUAL(c.classify_rules[1].port, 3389);
+    CU_ASSERT_EQUAL(c.classify_rules[1].proto, 6);
+    CU_ASSERT_STRING_EQUAL(c.classify_rules[1].app, "RDP");
+    CU_ASSERT_STRING_EQUAL(c.classify_rules[1].cls, "remote-access");
+
+    static const char *const bad[] = {
+        "classify = {\n  max_packets = 0;\n};\n",
+        "classify = {\n  max_packets = 256;\n};\n",
+        "classify = {\n  rules = ( { app = \"X\"; class = \"fast\"; } );\n};\n",
+        "classify = {\n  rules = ( { name_suffix = \"a.b\"; class = \"web\"; } );\n};\n",
+        "classify = {\n  rules = ( { port = 70000; app = \"X\"; class = \"web\"; } );\n};\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fp_config_defaults(&c);
+        write_file("bad.conf", bad[i], path, sizeof(path));
+        errbuf[0] = '\0';
+        CU_ASSERT_EQUAL(fp_config_load_file(&c, path, errbuf, sizeof(errbuf)), -EINVAL);
+        CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "classify."));
+    }
+    tmpdir_remove();
+}
+
+/* tls:// and dtls:// URLs (port 4740), TLS files required, mode, retry, queue, spool. */
+static void test_tls_export_settings(void)
+{
+    struct fp_config c;
+
+    fp_config_defaults(&c);
+    CU_ASSERT_EQUAL(c.export_mode, FP_EXPORT_MODE_ALL);
+    CU_ASSERT_EQUAL(c.retry_min_ms, 60000); /* RFC 7011 10.4.4: once per minute by default */
+    CU_ASSERT_EQUAL(c.retry_max_ms, 600000);
+    CU_ASSERT_STRING_EQUAL(c.tls_min_version, "1.2");
+    CU_ASSERT_EQUAL(fp_config_add_collector_url(&c, "tls://collector.example.net", errbuf,
+                                                sizeof(errbuf)), 0);
+    CU_ASSERT_EQUAL(c.collectors[0].transport, FP_TRANSPORT_TLS);
+    CU_ASSERT_EQUAL(c.collectors[0].port, 4740);
+    CU_ASSERT_STRING_EQUAL(c.collectors[0].server_name, "");
+    CU_ASSERT_EQUAL(fp_config_add_collector_url(&c, "DTLS://[::1]:5000", errbuf, sizeof(errbuf)),
+                    0);
+    CU_ASSERT_EQUAL(c.collectors[1].transport, FP_TRANSPORT_DTLS);
+    CU_ASSERT_EQUAL(c.collectors[1].port, 5000);
+    CU_ASSERT_STRING_EQUAL(c.collectors[1].host, "::1");
+    snprintf(c.capture_file, sizeof(c.capture_file), "x.pcap");
+    /* mutual authentication is mandatory: every TLS file must be configured */
+    CU_ASSERT_EQUAL(fp_config_validate(&c, errbuf, sizeof(errbuf)), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "export.tls_cert"));
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.tls_cert=/x/c.pem", errbuf, sizeof(errbuf)), 0);
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.tls_key=/x/k.pem", errbuf, sizeof(errbuf)), 0);
+    CU_ASSERT_EQUAL(fp_config_validate(&c, errbuf, sizeof(errbuf)), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "export.tls_ca"));
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.tls_ca=/x/ca.pem", errbuf, sizeof(errbuf)), 0);
+    CU_ASSERT_EQUAL(fp_config_validate(&c, errbuf, sizeof(errbuf)), 0);
+    /* mode, versions, backoff, queue and spool */
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.mode=failover", errbuf, sizeof(errbuf)), 0);
+    CU_ASSERT_EQUAL(c.export_mode, FP_EXPORT_MODE_FAILOVER);
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.mode=some", errbuf, sizeof(errbuf)), -EINVAL);
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.tls_min_version=1.3", errbuf, sizeof(errbuf)),
+                    0);
+    CU_ASSERT_STRING_EQUAL(c.tls_min_version, "1.3");
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.tls_min_version=1.1", errbuf, sizeof(errbuf)),
+                    -EINVAL); /* RFC 8996: nothing below 1.2 */
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.retry_min=0.05", errbuf, sizeof(errbuf)), 0);
+    CU_ASSERT_EQUAL(c.retry_min_ms, 50);
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.retry_max=0.02", errbuf, sizeof(errbuf)), 0);
+    CU_ASSERT_EQUAL(fp_config_validate(&c, errbuf, sizeof(errbuf)), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "export.retry_max"));
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.retry_max=1", errbuf, sizeof(errbuf)), 0);
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.queue_records=0", errbuf, sizeof(errbuf)), 0);
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.spool_dir=/var/spool/fp", errbuf,
+                                       sizeof(errbuf)), 0);
+    CU_ASSERT_STRING_EQUAL(c.spool_dir, "/var/spool/fp");
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.spool_max_mb=0", errbuf, sizeof(errbuf)),
+                    -EINVAL);
+    CU_ASSERT_EQUAL(fp_config_validate(&c, errbuf, sizeof(errbuf)), 0);
+    /* server_name in a collector group */
+    tmpdir_make();
+    char path[256];
+    write_file("tls.conf",
+               "export = { tls_cert = \"c\"; tls_key = \"k\"; tls_ca = \"a\";\n"
+               "  collectors = ( { url = \"tls://10.0.0.1\"; server_name = \"ipfix.test\"; } );"
+               " };\n",
+               path, sizeof(path));
+    fp_config_defaults(&c);
+    CU_ASSERT_EQUAL_FATAL(fp_config_load_file(&c, path, errbuf, sizeof(errbuf)), 0);
+    CU_ASSERT_STRING_EQUAL(c.collectors[0].server_name, "ipfix.test");
+    CU_ASSERT_EQUAL(c.collectors[0].port, 4740);
+}
+
 void fp_test_register_config(void);
 void fp_test_register_config(void)
 {
@@ -760,8 +882,10 @@ void fp_test_register_config(void)
         {"load_errors", test_load_errors},
         {"override", test_override},
         {"collector_url", test_collector_url},
+        {"tls_export_settings", test_tls_export_settings},
         {"validate", test_validate},
         {"dump_roundtrip", test_dump_roundtrip},
+        {"classify_settings", test_classify_settings},
         CU_TEST_INFO_NULL,
     };
     FP_TEST_ADD_SUITE("config", tests);
