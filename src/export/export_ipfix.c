@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "export/export_internal.h"
+#include "export/export_ie.h"
 
 #define PAD(n) {"paddingOctets", (n), 1}
 
@@ -58,6 +58,69 @@ static const struct fp_ipfix_field f_ep[] = {
     {"observationTimeMilliseconds", 0, 0},
 };
 
+/* FlowPulse enterprise block (struct fp_ipfix_ent), explicit lengths everywhere. */
+#define VL FB_IE_VARLEN
+#define ENT(n, l) {FP_IE_NAME_##n, (l), 0}
+#define FIELDS_ENT                                                                         \
+    ENT(VIDEO_MEAN_BPS, 8), ENT(VIDEO_PEAK_BPS, 8), ENT(VIDEO_BITRATE_BPS, 8),             \
+        ENT(APP_NAME, VL), ENT(APP_CLASS, VL), ENT(SERVER_NAME, VL), ENT(DNS_NAME, VL),    \
+        {"applicationName", VL, 0}, {"applicationCategoryName", VL, 0},                    \
+        {"basicList", VL, 0}, {"basicList", VL, 0}, {"basicList", VL, 0},                  \
+        ENT(QOE_VALID, 4), ENT(SERVER_NW_DELAY_US, 4), ENT(CLIENT_NW_DELAY_US, 4),         \
+        ENT(APP_RESPONSE_TIME_US, 4), ENT(SERVER_DELAY_US, 4), ENT(TLS_HANDSHAKE_US, 4),   \
+        ENT(RTT_MIN_US, 4), ENT(RTT_MEAN_US, 4), ENT(RTT_MAX_US, 4), ENT(RTT_SAMPLES, 4),  \
+        ENT(RETRANS_PACKETS, 4), ENT(RETRANS_OCTETS, 4), ENT(OUT_OF_ORDER_PACKETS, 4),     \
+        ENT(ZERO_WINDOW_EVENTS, 4), ENT(ZERO_WINDOW_US, 4), ENT(DNS_RESPONSE_US, 4),       \
+        ENT(RTP_JITTER_US, 4), ENT(RTP_JITTER_MAX_US, 4), ENT(RTP_LOST, 4),                \
+        ENT(RTP_EXPECTED, 4), ENT(RTP_RFACTOR_X100, 4), ENT(VIDEO_BURSTS, 4),             \
+        ENT(VIDEO_BURST_MEAN_OCTETS, 4), ENT(VIDEO_BURST_MAX_OCTETS, 4),                   \
+        ENT(VIDEO_STALL_BINS, 4), ENT(GAME_LATENCY_MIN_US, 4),                             \
+        ENT(GAME_LATENCY_MEAN_US, 4), ENT(GAME_LATENCY_MAX_US, 4), ENT(GAME_JITTER_US, 4), \
+        ENT(GAME_SPIKES, 4), ENT(GAME_GAPS, 4), ENT(APP_ID, 2), ENT(RTP_REORDERED, 2),     \
+        ENT(RTP_MOS_X100, 2),                                                              \
+        ENT(APP_CLASS_ID, 1), ENT(APP_METHOD, 1), ENT(APP_CONFIDENCE, 1),                  \
+        ENT(TCP_OUTCOME, 1), ENT(DNS_RCODE, 1), ENT(DNS_ANSWERED, 1), ENT(DNS_RETRIES, 1), \
+        ENT(QOE_SCORE, 1), PAD(6)
+/* struct fp_ipfix_ent_rev: reverse variants (libfixbuf names them reverseFp...). */
+#define REV(n, l) {FP_IE_NAME_REVERSE_##n, (l), 0}
+#define FIELDS_ENT_REV                                                                     \
+    REV(RTT_MIN_US, 4), REV(RTT_MEAN_US, 4), REV(RTT_MAX_US, 4), REV(RTT_SAMPLES, 4),      \
+        REV(RETRANS_PACKETS, 4), REV(RETRANS_OCTETS, 4), REV(OUT_OF_ORDER_PACKETS, 4),     \
+        REV(ZERO_WINDOW_EVENTS, 4), REV(ZERO_WINDOW_US, 4), REV(RTP_JITTER_US, 4),         \
+        REV(RTP_JITTER_MAX_US, 4), REV(RTP_LOST, 4), REV(RTP_EXPECTED, 4),                 \
+        REV(RTP_RFACTOR_X100, 4), REV(RTP_REORDERED, 2), REV(RTP_MOS_X100, 2), PAD(4)
+
+static const struct fp_ipfix_field f_uni4_ie[] = {
+    FIELDS_HEAD, FIELDS_ADDR4, FIELDS_MID("icmpTypeCodeIPv4"), FIELDS_TAIL, PAD(5),
+    FIELDS_ENT,
+};
+static const struct fp_ipfix_field f_uni6_ie[] = {
+    FIELDS_HEAD, FIELDS_ADDR6, FIELDS_MID("icmpTypeCodeIPv6"), FIELDS_TAIL, PAD(5),
+    FIELDS_ENT,
+};
+static const struct fp_ipfix_field f_bi4_ie[] = {
+    FIELDS_HEAD, FIELDS_REV_COUNTERS, FIELDS_ADDR4, FIELDS_MID("icmpTypeCodeIPv4"),
+    {"reverseTcpControlBits", 0, 0}, {"reverseIcmpTypeCodeIPv4", 0, 0}, FIELDS_TAIL,
+    {"reverseIpClassOfService", 0, 0}, {"reverseMinimumTTL", 0, 0},
+    {"reverseMaximumTTL", 0, 0}, {"biflowDirection", 0, 0}, PAD(5), FIELDS_ENT,
+    FIELDS_ENT_REV,
+};
+static const struct fp_ipfix_field f_bi6_ie[] = {
+    FIELDS_HEAD, FIELDS_REV_COUNTERS, FIELDS_ADDR6, FIELDS_MID("icmpTypeCodeIPv6"),
+    {"reverseTcpControlBits", 0, 0}, {"reverseIcmpTypeCodeIPv6", 0, 0}, FIELDS_TAIL,
+    {"reverseIpClassOfService", 0, 0}, {"reverseMinimumTTL", 0, 0},
+    {"reverseMaximumTTL", 0, 0}, {"biflowDirection", 0, 0}, PAD(5), FIELDS_ENT,
+    FIELDS_ENT_REV,
+};
+/* RFC 5610 Information Element Type options template (struct fp_ipfix_ie_type), scope 2. */
+static const struct fp_ipfix_field f_ie_type[] = {
+    {"privateEnterpriseNumber", 4, 0}, {"informationElementId", 2, 0},
+    {"informationElementDataType", 1, 0}, {"informationElementSemantics", 1, 0},
+    {"informationElementUnits", 2, 0}, PAD(6), {"informationElementRangeBegin", 8, 0},
+    {"informationElementRangeEnd", 8, 0}, {"informationElementName", VL, 0},
+    {"informationElementDescription", VL, 0},
+};
+
 #define TMPL(id, sc, f, rec, lbl) \
     {(id), (sc), (f), FP_ARRAY_SIZE(f), sizeof(struct rec), (lbl)}
 static const struct fp_ipfix_template templates[] = {
@@ -67,6 +130,11 @@ static const struct fp_ipfix_template templates[] = {
     TMPL(FP_TID_BI6, 0, f_bi6, fp_ipfix_bi6, "biflow-ipv6"),
     TMPL(FP_TID_MP_STATS, 1, f_mp, fp_ipfix_mp_stats, "metering-process-stats"),
     TMPL(FP_TID_EP_STATS, 1, f_ep, fp_ipfix_ep_stats, "exporting-process-reliability"),
+    TMPL(FP_TID_UNI4_IE, 0, f_uni4_ie, fp_ipfix_uni4_ie, "uniflow-ipv4-flowpulse"),
+    TMPL(FP_TID_UNI6_IE, 0, f_uni6_ie, fp_ipfix_uni6_ie, "uniflow-ipv6-flowpulse"),
+    TMPL(FP_TID_BI4_IE, 0, f_bi4_ie, fp_ipfix_bi4_ie, "biflow-ipv4-flowpulse"),
+    TMPL(FP_TID_BI6_IE, 0, f_bi6_ie, fp_ipfix_bi6_ie, "biflow-ipv6-flowpulse"),
+    TMPL(FP_TID_IE_TYPE, 2, f_ie_type, fp_ipfix_ie_type, "rfc5610-ie-type"),
 };
 
 const struct fp_ipfix_template *fp_export_template_get(uint16_t tid)
