@@ -145,11 +145,38 @@ asan:
 fuzz:
 	$(Q)scripts/fuzz.sh
 
+# Binaries, man pages, systemd units (/usr/local in them replaced by PREFIX), the example
+# configurations (an existing flowpulse.conf is never overwritten), MIB, IE definitions,
+# collector kits and the host set-up scripts. SYSCONFDIR and UNITDIR may be overridden.
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SHAREDIR    = $(PREFIX)/share/flowpulse
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/flowpulse $(DESTDIR)$(PREFIX)/etc/flowpulse
-	install -m 0755 $(BUILD)/flowpulse $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 ie-defs/*.xml $(DESTDIR)$(PREFIX)/share/flowpulse/ 2>/dev/null || true
-	install -m 0644 flowpulse.conf.example $(DESTDIR)$(PREFIX)/etc/flowpulse/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHAREDIR)/ie-defs $(DESTDIR)$(SHAREDIR)/scripts \
+	    $(DESTDIR)$(SYSCONFDIR)/flowpulse $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/man/man5 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/snmp/mibs \
+	    $(DESTDIR)$(PREFIX)/share/doc/flowpulse
+	install -m 0755 $(BUILD)/flowpulse $(BUILD)/flowpulsectl $(BUILD)/flowpulse-relay \
+	    $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 conf/flowpulse.8 conf/flowpulsectl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 conf/flowpulse.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	for u in conf/*.service; do \
+	    sed 's|/usr/local|$(PREFIX)|g; s|/etc/flowpulse|$(SYSCONFDIR)/flowpulse|g' $$u \
+	        > $(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 0644 flowpulse.conf.example conf/flowpulse-relay.conf.example conf/app-classes.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/flowpulse/
+	test -e $(DESTDIR)$(SYSCONFDIR)/flowpulse/flowpulse.conf || install -m 0644 \
+	    flowpulse.conf.example $(DESTDIR)$(SYSCONFDIR)/flowpulse/flowpulse.conf
+	install -m 0644 conf/FLOWPULSE-MIB.txt $(DESTDIR)$(PREFIX)/share/snmp/mibs/
+	install -m 0644 ie-defs/*.xml $(DESTDIR)$(SHAREDIR)/ie-defs/
+	for d in scripts/kits/*/; do \
+	    k=$${d%/}; install -d $(DESTDIR)$(SHAREDIR)/kits/$${k##*/} && \
+	    install -m 0644 $$k/* $(DESTDIR)$(SHAREDIR)/kits/$${k##*/}/ || exit 1; \
+	done
+	install -m 0755 scripts/dpdk-setup.sh scripts/make-certs.sh $(DESTDIR)$(SHAREDIR)/scripts/
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/flowpulse/
+	install -m 0644 src/relay/README.md $(DESTDIR)$(PREFIX)/share/doc/flowpulse/relay.md
 
 format-check:
 	$(Q)clang-format --dry-run -Werror $(LIB_SRCS) src/main.c $(wildcard src/*/*.h)

@@ -20,8 +20,10 @@
 
 #include "capture/capture.h"
 #include "common/fp_log.h"
+#include "common/fp_priv.h"
 #include "common/fp_snapshot.h"
 #include "common/fp_time.h"
+#include "control/control.h"
 #include "snmp/snmp.h"
 #include "config/config.h"
 #include "export/export.h"
@@ -187,6 +189,272 @@ static void metering_stats(void *arg, struct fp_metering_stats *out)
     out->octets_ring_full = t.sum.export_ring_full_octets;
 }
 
+/* ---- control socket (callbacks run on the control thread; counters read relaxed) ---- */
+
+static const char *g_conf_file;
+static struct fp_control *_Atomic g_control;
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    fp_control_request_reload(atomic_load(&g_control));
+}
+
+/* The flows' clock: newest packet time of a capture file, else the wall clock. */
+static uint64_t flow_clock_ns(struct fp_capture *c)
+{
+    if (!g_cfg->capture_file[0])
+        return fp_time_realtime_ns();
+    uint64_t t = 0;
+    for (unsigned w = 0; w < fp_capture_worker_count(c); w++) {
+        struct fp_worker_stats ws;
+        struct fp_flow_stats fs;
+        fp_capture_get_worker(c, w, &ws, &fs);
+        t = FP_MAX(t, ws.last_ts_ns);
+    }
+    return t;
+}
+
+static void ctl_status(void *arg, struct fp_control_status *st)
+{
+    (void)arg;
+    snprintf(st->version, sizeof(st->version), "flowpulse %s", FP_VERSION);
+    st->start_ms = g_start_ms;
+    st->now_ms = fp_time_realtime_ns() / FP_NS_PER_MS;
+    snprintf(st->capture_file, sizeof(st->capture_file), "%s", g_cfg->capture_file);
+    struct fp_capture *c = atomic_load(&g_capture);
+    if (c) {
+        struct fp_capture_totals t;
+        fp_capture_get_totals(c, &t);
+        st->running = true;
+        st->flow_clock_ns = flow_clock_ns(c);
+        st->ports = fp_capture_port_count(c);
+        st->workers = fp_capture_worker_count(c);
+        st->flows_active = t.flow.active;
+        st->packets_received = t.rx_packets;
+        st->packets_metered = t.metered;
+        st->packets_not_metered = t.not_metered;
+        st->packets_dropped = t.dropped;
+    }
+    struct fp_exporter *ex = atomic_load(&g_exporter);
+    unsigned n = ex ? fp_exporter_collector_count(ex) : 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct fp_collector_stats cs;
+        fp_exporter_get_stats(ex, i, &cs);
+        if (cs.state == FP_COLLECTOR_STATE_UP)
+            st->collectors_up++;
+        else
+            st->collectors_down++;
+    }
+}
+
+static void ctl_stats(void *arg, struct fp_control_json *j)
+{
+    (void)arg;
+    struct fp_capture *c = atomic_load(&g_capture);
+    if (c) {
+        struct fp_capture_totals t;
+        fp_capture_get_totals(c, &t);
+        fp_control_json_obj_begin(j, "packets");
+        fp_control_json_u64(j, "received", t.rx_packets);
+        fp_control_json_u64(j, "metered", t.metered);
+        fp_control_json_u64(j, "not_metered", t.not_metered);
+        fp_control_json_u64(j, "dropped", t.dropped);
+        fp_control_json_u64(j, "port_missed", t.port_missed);
+        fp_control_json_u64(j, "port_errors", t.port_errors);
+        fp_control_json_u64(j, "port_nombuf", t.port_nombuf);
+        fp_control_json_u64(j, "records_ring_full", t.records_ring_full);
+        fp_control_json_obj_end(j);
+        fp_control_json_obj_begin(j, "decode");
+        for (unsigned i = 0; i < FP_DECODE_RESULT_MAX; i++)
+            fp_control_json_u64(j, fp_decode_result_names[i], t.sum.decode[i]);
+        fp_control_json_obj_end(j);
+        fp_control_json_obj_begin(j, "notes");
+        for (unsigned i = 0; i < FP_DECODE_NOTE_COUNT; i++)
+            fp_control_json_u64(j, fp_decode_note_names[i], t.sum.notes[i]);
+        fp_control_json_obj_end(j);
+        fp_control_json_arr_begin(j, "workers");
+        for (unsigned w = 0; w < fp_capture_worker_count(c); w++) {
+            struct fp_worker_stats ws;
+            struct fp_flow_stats fs;
+            fp_capture_get_worker(c, w, &ws, &fs);
+            fp_control_json_obj_begin(j, NULL);
+            fp_control_json_u64(j, "worker", w);
+#define FP_X_JSON(name, desc) fp_control_json_u64(j, #name, ws.name);
+            FP_WORKER_COUNTERS(FP_X_JSON)
+#undef FP_X_JSON
+            fp_control_json_obj_begin(j, "decode");
+            for (unsigned i = 0; i < FP_DECODE_RESULT_MAX; i++)
+                fp_control_json_u64(j, fp_decode_result_names[i], ws.decode[i]);
+            fp_control_json_obj_end(j);
+            fp_control_json_obj_begin(j, "flow");
+#define FP_X_JSON(name, desc) fp_control_json_u64(j, #name, fs.name);
+            FP_FLOW_COUNTERS(FP_X_JSON)
+#undef FP_X_JSON
+            fp_control_json_u64(j, "active", fs.active);
+            fp_control_json_u64(j, "capacity", g_cfg->flow_capacity);
+            fp_control_json_obj_end(j);
+            fp_control_json_obj_end(j);
+        }
+        fp_control_json_arr_end(j);
+        fp_control_json_arr_begin(j, "ports");
+        for (unsigned p = 0; p < fp_capture_port_count(c); p++) {
+            struct fp_capture_port_stats ps;
+            fp_capture_get_port(c, p, &ps);
+            fp_control_json_obj_begin(j, NULL);
+            fp_control_json_u64(j, "port", p);
+            fp_control_json_u64(j, "rx_packets", ps.rx_packets);
+            fp_control_json_u64(j, "missed", ps.missed);
+            fp_control_json_u64(j, "errors", ps.errors);
+            fp_control_json_u64(j, "nombuf", ps.nombuf);
+            fp_control_json_obj_end(j);
+        }
+        fp_control_json_arr_end(j);
+    }
+    struct fp_exporter *ex = atomic_load(&g_exporter);
+    unsigned n = ex ? fp_exporter_collector_count(ex) : 0;
+    fp_control_json_arr_begin(j, "collectors");
+    for (unsigned i = 0; i < n; i++) {
+        struct fp_collector_stats cs;
+        fp_exporter_get_stats(ex, i, &cs);
+        fp_control_json_obj_begin(j, NULL);
+        fp_control_json_str(j, "url", g_cfg->collectors[i].url);
+        fp_control_json_u64(j, "messages", cs.messages);
+        fp_control_json_u64(j, "records", cs.records);
+        fp_control_json_u64(j, "octets", cs.octets);
+        fp_control_json_u64(j, "records_not_sent", cs.records_not_sent);
+        fp_control_json_u64(j, "packets_not_sent", cs.packets_not_sent);
+        fp_control_json_u64(j, "octets_not_sent", cs.octets_not_sent);
+        fp_control_json_u64(j, "reconnects", cs.reconnects);
+        fp_control_json_u64(j, "template_sends", cs.template_sends);
+        fp_control_json_u64(j, "empty_sets_removed", cs.empty_sets_removed);
+        fp_control_json_u64(j, "records_queued", cs.records_queued);
+        fp_control_json_u64(j, "records_spooled", cs.records_spooled);
+        fp_control_json_u64(j, "records_resent", cs.records_resent);
+        fp_control_json_u64(j, "queue_dropped", cs.queue_dropped);
+        fp_control_json_obj_begin(j, "failures");
+        for (unsigned f = 0; f < FP_EXPORT_FAIL_COUNT; f++)
+            fp_control_json_u64(j, fp_export_fail_name((enum fp_export_fail)f), cs.failures[f]);
+        fp_control_json_obj_end(j);
+        fp_control_json_obj_end(j);
+    }
+    fp_control_json_arr_end(j);
+}
+
+static unsigned ctl_collector_count(void *arg)
+{
+    (void)arg;
+    struct fp_exporter *ex = atomic_load(&g_exporter);
+    return ex ? fp_exporter_collector_count(ex) : 0;
+}
+
+static void ctl_collector(void *arg, unsigned i, struct fp_control_collector *out)
+{
+    (void)arg;
+    static const char *const transports[] = {
+        [FP_TRANSPORT_UDP] = "udp", [FP_TRANSPORT_TCP] = "tcp", [FP_TRANSPORT_FILE] = "file",
+        [FP_TRANSPORT_TLS] = "tls", [FP_TRANSPORT_DTLS] = "dtls",
+    };
+    static const char *const states[] = {
+        [FP_COLLECTOR_STATE_DOWN] = "down", [FP_COLLECTOR_STATE_CONNECTING] = "connecting",
+        [FP_COLLECTOR_STATE_UP] = "up", [FP_COLLECTOR_STATE_CLOSED] = "closed",
+    };
+    struct fp_exporter *ex = atomic_load(&g_exporter);
+    if (!ex || i >= fp_exporter_collector_count(ex))
+        return;
+    const struct fp_collector_config *cc = &g_cfg->collectors[i];
+    struct fp_collector_stats cs;
+    fp_exporter_get_stats(ex, i, &cs);
+    snprintf(out->url, sizeof(out->url), "%s", cc->url);
+    snprintf(out->transport, sizeof(out->transport), "%s",
+             (unsigned)cc->transport < FP_ARRAY_SIZE(transports) && transports[cc->transport]
+                 ? transports[cc->transport] : "?");
+    snprintf(out->state, sizeof(out->state), "%s",
+             (unsigned)cs.state < FP_ARRAY_SIZE(states) ? states[cs.state] : "?");
+    out->records = cs.records;
+    out->messages = cs.messages;
+    out->octets = cs.octets;
+    out->records_not_sent = cs.records_not_sent;
+    out->reconnects = cs.reconnects;
+    out->records_queued = cs.records_queued;
+    snprintf(out->last_error, sizeof(out->last_error), "%.*s", (int)sizeof(cs.last_error),
+             cs.last_error);
+}
+
+/* Re-read and validate the file given with -c; applying a new configuration is not
+ * implemented yet, so a valid file is still answered with an error. */
+static int ctl_reload(void *arg, char *err, size_t errlen)
+{
+    (void)arg;
+    if (!g_conf_file) {
+        snprintf(err, errlen, "reload: flowpulse was started without -c FILE: nothing to re-read");
+        return -ENOENT;
+    }
+    struct fp_config *nc = malloc(sizeof(*nc));
+    if (!nc) {
+        snprintf(err, errlen, "reload: out of memory");
+        return -ENOMEM;
+    }
+    char e[512];
+    fp_config_defaults(nc);
+    int ret = fp_config_load_file(nc, g_conf_file, e, sizeof(e));
+    /* -r is not a file setting. (-o/-e/-w given at start are not replayed yet.) */
+    memcpy(nc->capture_file, g_cfg->capture_file, sizeof(nc->capture_file));
+    if (ret == 0) {
+        ret = fp_config_validate(nc, e, sizeof(e));
+        if (ret != 0)
+            snprintf(err, errlen, "%s: %s", g_conf_file, e);
+    } else {
+        snprintf(err, errlen, "%s", e);
+    }
+    free(nc);
+    if (ret != 0)
+        return ret;
+    snprintf(err, errlen, "reload: %s validated; applying changes is not implemented yet",
+             g_conf_file);
+    return -ENOTSUP;
+}
+
+static int ctl_flows(void *arg, bool (*match)(void *marg, const struct fp_flow_record *r),
+                     void *match_arg, struct fp_flow_record *out, unsigned max_per_worker,
+                     unsigned *n_out, unsigned timeout_ms)
+{
+    (void)arg;
+    *n_out = 0;
+    struct fp_capture *c = atomic_load(&g_capture);
+    if (!c)
+        return -EAGAIN;
+    return fp_capture_query_flows(c, match, match_arg, out, max_per_worker, n_out, timeout_ms);
+}
+
+static const struct fp_control_ops ctl_ops = {
+    .status = ctl_status,
+    .stats = ctl_stats,
+    .collector_count = ctl_collector_count,
+    .collector = ctl_collector,
+    .reload = ctl_reload,
+    .flows = ctl_flows,
+};
+
+/* daemon.user: hand the spool over, switch user and group for good, say so. */
+static int drop_privileges(const struct fp_config *cfg, const struct fp_priv_ids *ids)
+{
+    char err[512];
+
+    if (cfg->spool_dir[0] && fp_priv_handover(ids, cfg->spool_dir, err, sizeof(err)) != 0) {
+        fp_log(FP_LOG_ERR, "main", "daemon.user: export.spool_dir: %s; stopping", err);
+        return -1;
+    }
+    if (fp_priv_drop(ids, err, sizeof(err)) != 0) {
+        fp_log(FP_LOG_ERR, "main", "daemon.user: cannot run as %s:%s: %s; stopping", ids->user,
+               ids->group, err);
+        return -1;
+    }
+    fp_log(FP_LOG_NOTICE, "main", "running as user %s (uid %u), group %s (gid %u)", ids->user,
+           (unsigned)getuid(), ids->group, (unsigned)getgid());
+    return 0;
+}
+
 static void print_accounting(const struct fp_capture_totals *t, struct fp_exporter *ex)
 {
     char reasons[1024] = "";
@@ -255,7 +523,7 @@ int main(int argc, char **argv)
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "c:r:e:o:w:hV", longopts, NULL)) != -1) {
         if (opt == 'c')
-            conf_file = optarg;
+            conf_file = g_conf_file = optarg;
         else if (opt == 'h') {
             usage(stdout);
             return 0;
@@ -323,17 +591,36 @@ int main(int argc, char **argv)
                 err);
         return 2;
     }
-    if (cfg.n_collectors == 0)
-        fp_log(FP_LOG_WARNING, "main", "no collector configured: flows are metered, not exported");
     enum fp_log_level lvl;
     if (fp_log_level_parse(cfg.log_level, &lvl) == 0)
         fp_log_set_level(lvl);
+    enum fp_log_target tgt;
+    if (fp_log_target_parse(cfg.log_target, &tgt) == 0)
+        fp_log_set_target(tgt);
+    if (cfg.n_collectors == 0)
+        fp_log(FP_LOG_WARNING, "main", "no collector configured: flows are metered, not exported");
+    /* daemon.user is looked up now: an unknown user stops before any port is touched. */
+    struct fp_priv_ids run_as;
+    bool drop = cfg.daemon_user[0] && geteuid() == 0;
+    if (cfg.daemon_group[0] && !cfg.daemon_user[0]) {
+        fprintf(stderr, "flowpulse: daemon.group: needs daemon.user\n");
+        return 2;
+    }
+    if (cfg.daemon_user[0] &&
+        fp_priv_resolve(cfg.daemon_user, cfg.daemon_group, &run_as, err, sizeof(err)) != 0) {
+        fprintf(stderr, "flowpulse: %s\n", err);
+        return 2;
+    }
+    if (cfg.daemon_user[0] && !drop)
+        fp_log(FP_LOG_NOTICE, "main", "daemon.user ignored: not started as root");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_sighup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     int rc = 1;
@@ -346,6 +633,7 @@ int main(int argc, char **argv)
     struct fp_capture *cap = NULL;
     struct fp_exporter *ex = NULL;
     struct fp_snmp *snmp = NULL;
+    struct fp_control *ctl = NULL;
     for (unsigned i = 0; i < cfg.workers; i++) {
         char name[32];
         snprintf(name, sizeof(name), "fp_export_%u", i);
@@ -389,6 +677,15 @@ int main(int argc, char **argv)
         if (!snmp)
             fp_log(FP_LOG_WARNING, "main", "SNMP subagent not started: %s", strerror(errno));
     }
+    struct fp_control_params cp = {.socket_path = cfg.control_socket, .ops = &ctl_ops};
+    ctl = fp_control_start(&cp);
+    if (!ctl)
+        fp_log(FP_LOG_WARNING, "main", "control socket %s not created: %s (flowpulsectl cannot "
+               "reach this daemon)", cfg.control_socket,
+               errno == EADDRINUSE ? "another flowpulse answers there" : strerror(errno));
+    atomic_store(&g_control, ctl);
+    if (drop && drop_privileges(&cfg, &run_as) != 0)
+        goto out_stop;
     if (fp_capture_run(cap) != 0)
         goto out_stop;
     rc = 0;
@@ -400,6 +697,8 @@ out_stop:
         print_accounting(&t, ex);
     }
 out:
+    atomic_store(&g_control, NULL);
+    fp_control_stop(ctl);
     fp_snmp_stop(snmp);
     atomic_store(&g_exporter, NULL);
     atomic_store(&g_capture, NULL);
