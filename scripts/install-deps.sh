@@ -9,6 +9,7 @@ PKGS=(
   dpdk dpdk-dev libdpdk-dev libfixbuf-dev libfixbuf-tools libconfig-dev libssl-dev openssl
   libcunit1-dev libpcap-dev libndpi-dev libsnmp-dev snmp snmpd smitools
   nfdump pmacct softflowd tshark tcpreplay socat stunnel4 iproute2 python3 procps time
+  man-db groff-base
 )
 
 missing=()

@@ -21,6 +21,7 @@
 
 #define FP_IPFIX_PORT 4739
 #define FP_IPFIX_TLS_PORT 4740
+#define FP_NETFLOW_PORT 2055
 #define PROBLEM_LEN 320
 #define PATH_LEN 96
 
@@ -230,11 +231,12 @@ static const struct fp_config_setting rule_settings[] = {
 
 static const struct fp_config_setting collector_settings[] = {
     {"url", FP_CONFIG_URL, FP_CONFIG_F_REQUIRED, 0, 0, 0, "", NULL, 0, COLL_FIELD(url),
-     "udp://, tcp:// (port 4739), tls://, dtls:// (port 4740) HOST[:PORT], or file:PATH"},
+     "udp://, tcp:// (port 4739), tls://, dtls:// (port 4740), nfv9+udp://, nfv5+udp:// "
+     "(NetFlow, port 2055) HOST[:PORT], or file:PATH"},
     {"biflow", FP_CONFIG_BOOL, 0, 0, 1, 0, NULL, NULL, 0, COLL_FIELD(biflow),
      "RFC 5103 biflow records instead of two uniflows"},
     {"mtu", FP_CONFIG_INT, 0, 512, 65000, 1400, NULL, NULL, 0, COLL_FIELD(mtu),
-     "UDP/DTLS: largest IPFIX message in bytes"},
+     "UDP/DTLS: largest IPFIX message in bytes (NetFlow v9: packet, at most 9000; v5: unused)"},
     {"server_name", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, COLL_FIELD(server_name),
      "TLS/DTLS: name the collector certificate must carry, \"\" = the URL host"},
 };
@@ -613,14 +615,17 @@ struct url_scheme {
     enum url_form form;
     enum fp_transport transport;
     uint16_t default_port;
+    enum fp_export_protocol protocol;
 };
 
 static const struct url_scheme url_schemes[] = {
-    {"udp", URL_HOST_PORT, FP_TRANSPORT_UDP, FP_IPFIX_PORT},
-    {"tcp", URL_HOST_PORT, FP_TRANSPORT_TCP, FP_IPFIX_PORT},
-    {"tls", URL_HOST_PORT, FP_TRANSPORT_TLS, FP_IPFIX_TLS_PORT},
-    {"dtls", URL_HOST_PORT, FP_TRANSPORT_DTLS, FP_IPFIX_TLS_PORT},
-    {"file", URL_PATH, FP_TRANSPORT_FILE, 0},
+    {"udp", URL_HOST_PORT, FP_TRANSPORT_UDP, FP_IPFIX_PORT, FP_EXPORT_PROTOCOL_IPFIX},
+    {"tcp", URL_HOST_PORT, FP_TRANSPORT_TCP, FP_IPFIX_PORT, FP_EXPORT_PROTOCOL_IPFIX},
+    {"tls", URL_HOST_PORT, FP_TRANSPORT_TLS, FP_IPFIX_TLS_PORT, FP_EXPORT_PROTOCOL_IPFIX},
+    {"dtls", URL_HOST_PORT, FP_TRANSPORT_DTLS, FP_IPFIX_TLS_PORT, FP_EXPORT_PROTOCOL_IPFIX},
+    {"file", URL_PATH, FP_TRANSPORT_FILE, 0, FP_EXPORT_PROTOCOL_IPFIX},
+    {"nfv9+udp", URL_HOST_PORT, FP_TRANSPORT_UDP, FP_NETFLOW_PORT, FP_EXPORT_PROTOCOL_NFV9},
+    {"nfv5+udp", URL_HOST_PORT, FP_TRANSPORT_UDP, FP_NETFLOW_PORT, FP_EXPORT_PROTOCOL_NFV5},
 };
 
 static void schemes_expected(char *buf, size_t len)
@@ -793,6 +798,7 @@ static int parse_url(struct fp_collector_config *out, const char *url, char *pro
     if (copy_str(tmp.url, sizeof(tmp.url), url, problem) < 0)
         return -EINVAL;
     tmp.transport = sc->transport;
+    tmp.protocol = sc->protocol;
 
     const char *rest = colon + 1;
     if (sc->form == URL_HOST_PORT) {
@@ -813,6 +819,7 @@ static int parse_url(struct fp_collector_config *out, const char *url, char *pro
     }
     memcpy(out->url, tmp.url, sizeof(out->url));
     out->transport = tmp.transport;
+    out->protocol = tmp.protocol;
     memcpy(out->host, tmp.host, sizeof(out->host));
     out->port = tmp.port;
     memcpy(out->path, tmp.path, sizeof(out->path));
@@ -1474,6 +1481,16 @@ int fp_config_validate(const struct fp_config *c, char *err, size_t errlen)
         const struct fp_collector_config *a = &c->collectors[i];
         if ((unsigned)a->transport > FP_TRANSPORT_DTLS) {
             fmt(err, errlen, "export.collectors[%u].url: invalid transport", i);
+            return -EINVAL;
+        }
+        if (a->protocol != FP_EXPORT_PROTOCOL_IPFIX && a->biflow) {
+            fmt(err, errlen, "export.collectors[%u].biflow: NetFlow collector \"%s\" takes "
+                             "uniflow records only", i, a->url);
+            return -EINVAL;
+        }
+        if (a->protocol == FP_EXPORT_PROTOCOL_NFV9 && a->mtu > 9000) {
+            fmt(err, errlen, "export.collectors[%u].mtu: %u is above 9000, the largest NetFlow "
+                             "v9 packet", i, a->mtu);
             return -EINVAL;
         }
         if (a->transport == FP_TRANSPORT_TLS || a->transport == FP_TRANSPORT_DTLS) {

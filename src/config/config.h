@@ -27,6 +27,13 @@ enum fp_transport {
     FP_TRANSPORT_DTLS, /**< IPFIX over DTLS 1.2 over UDP (RFC 7011 §11), default port 4740 */
 };
 
+/** Export protocol of a collector (from its URL scheme). */
+enum fp_export_protocol {
+    FP_EXPORT_PROTOCOL_IPFIX, /**< IPFIX (RFC 7011): udp://, tcp://, tls://, dtls://, file: */
+    FP_EXPORT_PROTOCOL_NFV9,  /**< NetFlow v9 (RFC 3954) over UDP: nfv9+udp://, port 2055 */
+    FP_EXPORT_PROTOCOL_NFV5,  /**< NetFlow v5 over UDP (IPv4 only): nfv5+udp://, port 2055 */
+};
+
 /** How records are shared among the stream (TCP/TLS/DTLS) collectors. */
 enum fp_export_mode {
     FP_EXPORT_MODE_ALL,      /**< every collector gets every record */
@@ -37,6 +44,7 @@ enum fp_export_mode {
 struct fp_collector_config {
     char url[FP_CONFIG_STR];   /**< as written: udp://HOST:PORT, tcp://HOST:PORT, file:PATH */
     enum fp_transport transport;
+    enum fp_export_protocol protocol; /**< from the URL scheme (NetFlow: transport UDP) */
     char host[FP_CONFIG_STR];  /**< udp/tcp: host name or address literal ([v6] unbracketed) */
     uint16_t port;             /**< udp/tcp: port (default 4739) */
     char path[FP_CONFIG_STR];  /**< file: path */
