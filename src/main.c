@@ -27,12 +27,15 @@
 #include "snmp/snmp.h"
 #include "config/config.h"
 #include "export/export.h"
+#include "export/export_templates.h"
 
 #define FP_VERSION "0.1.0"
 
 static struct fp_capture *_Atomic g_capture;
 static struct fp_exporter *_Atomic g_exporter;
-static const struct fp_config *g_cfg;
+/* The running configuration. Replaced by a reload (atomic pointer swap); configurations
+ * once published are never freed before exit, so a reader may keep using the one it read. */
+static const struct fp_config *_Atomic g_cfg;
 static uint64_t g_start_ms;
 static atomic_bool g_stop_requested;
 
@@ -57,6 +60,37 @@ static uint8_t snap_state(enum fp_collector_state st)
         return FP_SNAP_COLLECTOR_CLOSED;
     default:
         return FP_SNAP_COLLECTOR_DOWN;
+    }
+}
+
+/* Templates in use on collector @p i (copied by the exporter, never read from libfixbuf). */
+static void snap_templates(struct fp_exporter *ex, unsigned i, struct fp_snap_collector *sc)
+{
+    struct fp_export_template_info ti[FP_SNAP_MAX_TEMPLATES]; /* ~26 KB of stack */
+    struct fp_export_template_totals tot;
+    unsigned n = fp_exporter_get_templates(ex, i, ti, FP_SNAP_MAX_TEMPLATES, &tot);
+    sc->templates_sent = tot.templates;
+    sc->options_templates_sent = tot.options_templates;
+    sc->n_templates = n;
+    for (unsigned t = 0; t < n; t++) {
+        struct fp_snap_template *st = &sc->templates[t];
+        st->template_id = ti[t].template_id;
+        st->set_id = ti[t].set_id;
+        st->odid = ti[t].odid;
+        st->last_sent_ms = ti[t].last_sent_ms;
+        st->data_records = ti[t].data_records;
+        st->n_fields = FP_MIN(ti[t].n_fields, (uint32_t)FP_SNAP_MAX_TEMPLATE_FIELDS);
+        for (unsigned f = 0; f < st->n_fields; f++) {
+            const struct fp_export_template_field *ef = &ti[t].fields[f];
+            st->fields[f] = (struct fp_snap_template_field){
+                .ie_id = ef->ie_id,
+                .length = ef->length,
+                .pen = ef->pen,
+                .flags = (uint8_t)(((ef->flags & FP_EXPORT_FIELD_SCOPE) ? FP_SNAP_FIELD_SCOPE : 0) |
+                                   ((ef->flags & FP_EXPORT_FIELD_FLOW_KEY) ? FP_SNAP_FIELD_FLOW_KEY
+                                                                          : 0)),
+            };
+        }
     }
 }
 
@@ -114,14 +148,16 @@ static void snapshot_fill(void *arg, struct fp_snapshot *s)
     s->metering.idle_timeout_s = cfg->idle_timeout_ms / 1000;
     s->metering.observation_domain = cfg->observation_domain;
     struct fp_exporter *ex = atomic_load(&g_exporter);
-    s->n_collectors = ex ? FP_MIN(fp_exporter_collector_count(ex), (unsigned)FP_MAX_COLLECTORS) : 0;
+    s->n_collectors = ex ? FP_MIN(fp_exporter_collector_count(ex), cfg->n_collectors) : 0;
     for (unsigned i = 0; i < s->n_collectors; i++) {
         const struct fp_collector_config *cc = &cfg->collectors[i];
         struct fp_snap_collector *sc = &s->collectors[i];
         struct fp_collector_stats cs;
         fp_exporter_get_stats(ex, i, &cs);
         snprintf(sc->url, sizeof(sc->url), "%s", cc->url);
-        sc->protocol = FP_SNAP_PROTOCOL_IPFIX;
+        sc->protocol = cs.protocol == FP_EXPORT_PROTOCOL_NFV9   ? FP_SNAP_PROTOCOL_V9
+                       : cs.protocol == FP_EXPORT_PROTOCOL_NFV5 ? FP_SNAP_PROTOCOL_V5
+                                                                : FP_SNAP_PROTOCOL_IPFIX;
         switch (cc->transport) {
         case FP_TRANSPORT_UDP:
             sc->transport = FP_SNAP_TRANSPORT_UDP;
@@ -151,6 +187,7 @@ static void snapshot_fill(void *arg, struct fp_snapshot *s)
         sc->reconnects = cs.reconnects;
         memcpy(sc->last_error, cs.last_error, FP_MIN(sizeof(sc->last_error), sizeof(cs.last_error)));
         sc->last_error[sizeof(sc->last_error) - 1] = '\0';
+        snap_templates(ex, i, sc);
     }
 }
 
@@ -161,7 +198,9 @@ static void usage(FILE *out)
             "                 [--dump-config] [-h] [-V]\n"
             "  -c FILE           configuration file (libconfig; see flowpulse.conf.example)\n"
             "  -r CAPTURE        process a pcap/pcapng file at full speed, then exit\n"
-            "  -e URL            add a collector: udp://HOST:PORT, tcp://HOST:PORT, file:PATH\n"
+            "  -e URL            add a collector: udp://HOST:PORT, tcp://HOST:PORT, tls://...,\n"
+            "                    dtls://..., file:PATH (IPFIX); nfv9+udp://HOST:PORT,\n"
+            "                    nfv5+udp://HOST:PORT (NetFlow v9/v5, port 2055)\n"
             "  -o SETTING=VALUE  override any setting, e.g. -o flow.idle_timeout=30\n"
             "  -w N              worker lcores (capture.workers)\n"
             "  --dump-config     print the effective configuration and exit\n"
@@ -381,38 +420,203 @@ static void ctl_collector(void *arg, unsigned i, struct fp_control_collector *ou
              cs.last_error);
 }
 
-/* Re-read and validate the file given with -c; applying a new configuration is not
- * implemented yet, so a valid file is still answered with an error. */
+/* ---- live reload (SIGHUP and `flowpulsectl reload`, both on the control thread) ---- */
+
+/* Command-line settings replayed over the file on every reload, in their order. */
+struct cli_override {
+    int opt;         /* 'r', 'e', 'o' or 'w' */
+    const char *arg; /* points into argv */
+};
+static struct cli_override g_overrides[256];
+static unsigned g_n_overrides;
+/* Configurations replaced by a reload: kept until exit (a thread may still read one). */
+static struct fp_config **g_old_cfgs;
+static unsigned g_n_old_cfgs;
+
+static int apply_cli(struct fp_config *c, int opt, const char *arg, char *err, size_t errlen)
+{
+    int ret = 0;
+    switch (opt) {
+    case 'r':
+        if (strlen(arg) >= sizeof(c->capture_file)) {
+            snprintf(err, errlen, "-r %s: path too long", arg);
+            return -EINVAL;
+        }
+        snprintf(c->capture_file, sizeof(c->capture_file), "%s", arg);
+        return 0;
+    case 'e':
+        return fp_config_add_collector_url(c, arg, err, errlen);
+    case 'o':
+        return fp_config_override(c, arg, err, errlen);
+    case 'w': {
+        char ov[64];
+        snprintf(ov, sizeof(ov), "capture.workers=%s", arg);
+        ret = fp_config_override(c, ov, err, errlen);
+        if (ret)
+            snprintf(err, errlen, "-w %s: expected a number of workers from 1 to %d", arg,
+                     FP_MAX_WORKERS);
+        return ret;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Settings that only take effect at start: a change is reported and the running value
+ * stays. X(name shown, field). */
+#define RESTART_SETTINGS(X)                                                                     \
+    X("capture.eal_args", eal_args)                                                            \
+    X("capture.workers", workers)                                                              \
+    X("capture.burst", burst)                                                                  \
+    X("capture.mbufs", mbufs)                                                                  \
+    X("capture.rx_desc", rx_desc)                                                              \
+    X("capture.dist_ring_size", dist_ring_size)                                                \
+    X("capture.progress", progress)                                                            \
+    X("capture.duration", duration_s)                                                          \
+    X("capture.pace", pace_milli)                                                              \
+    X("decode.tunnels", decap_tunnels)                                                         \
+    X("decode.vxlan_port", vxlan_port)                                                         \
+    X("decode.gtpu_port", gtpu_port)                                                           \
+    X("flow.capacity", flow_capacity)                                                          \
+    X("flow.frag_table_size", frag_table_size)                                                 \
+    X("export.ring_size", export_ring_size)                                                    \
+    X("export.mode", export_mode)                                                              \
+    X("export.queue_records", queue_records)                                                   \
+    X("export.spool_dir", spool_dir)                                                           \
+    X("export.spool_max_mb", spool_max_mb)                                                     \
+    X("export.pen", export_pen)                                                                \
+    X("qoe.enabled", qoe_enabled)                                                              \
+    X("qoe.splt_packets", splt_packets)                                                        \
+    X("classify.enabled", classify_enabled)                                                    \
+    X("classify.max_packets", classify_max_packets)                                            \
+    X("classify.contexts", classify_contexts)                                                  \
+    X("classify.dns_cache", classify_dns_cache)                                                \
+    X("classify.classes", classify_classes)                                                    \
+    X("snmp.enabled", snmp_enabled)                                                            \
+    X("snmp.agentx_socket", snmp_socket)                                                       \
+    X("snmp.refresh", snmp_refresh_ms)                                                         \
+    X("snmp.drop_threshold", snmp_drop_threshold)                                              \
+    X("control.socket", control_socket)                                                        \
+    X("log.target", log_target)                                                                \
+    X("daemon.user", daemon_user)                                                              \
+    X("daemon.group", daemon_group)
+
+static void note(char *buf, size_t len, const char *what)
+{
+    size_t off = strnlen(buf, len);
+    if (off + 1 < len)
+        snprintf(buf + off, len - off, "%s%s", off ? ", " : "", what);
+}
+
+/* Keep the running value of every restart-only setting; name the changed ones. */
+static void keep_restart_settings(struct fp_config *nc, const struct fp_config *old, char *names,
+                                  size_t len)
+{
+#define FP_X_KEEP(name, f)                                                                      \
+    if (memcmp(&nc->f, &old->f, sizeof(nc->f)) != 0) {                                         \
+        note(names, len, name);                                                                \
+        memcpy(&nc->f, &old->f, sizeof(nc->f));                                                \
+    }
+    RESTART_SETTINGS(FP_X_KEEP)
+#undef FP_X_KEEP
+    if (nc->n_ports != old->n_ports ||
+        memcmp(nc->ports, old->ports, sizeof(nc->ports[0]) * old->n_ports) != 0) {
+        note(names, len, "capture.ports");
+        memcpy(nc->ports, old->ports, sizeof(nc->ports));
+        nc->n_ports = old->n_ports;
+    }
+    /* no reload API in src/classify for operator rules yet: they stay as started */
+    if (nc->n_classify_rules != old->n_classify_rules ||
+        memcmp(nc->classify_rules, old->classify_rules,
+               sizeof(nc->classify_rules[0]) * old->n_classify_rules) != 0) {
+        note(names, len, "classify.rules (no live rule reload in the classify module yet)");
+        memcpy(nc->classify_rules, old->classify_rules, sizeof(nc->classify_rules));
+        nc->n_classify_rules = old->n_classify_rules;
+    }
+    memcpy(nc->capture_file, old->capture_file, sizeof(nc->capture_file));
+}
+
+/*
+ * Re-read the -c file, replay the command line over it, validate; refuse with
+ * "file:line: setting: problem" (the running configuration stays), else apply what can
+ * change live (flow timeouts, exporter: collectors, templates, intervals; log level),
+ * report what needs a restart, and publish the new configuration.
+ */
 static int ctl_reload(void *arg, char *err, size_t errlen)
 {
     (void)arg;
+    const struct fp_config *old = g_cfg;
     if (!g_conf_file) {
         snprintf(err, errlen, "reload: flowpulse was started without -c FILE: nothing to re-read");
         return -ENOENT;
     }
+    struct fp_config **olds = realloc(g_old_cfgs, (g_n_old_cfgs + 1) * sizeof(*olds));
     struct fp_config *nc = malloc(sizeof(*nc));
-    if (!nc) {
+    if (olds)
+        g_old_cfgs = olds;
+    if (!nc || !olds) {
+        free(nc);
         snprintf(err, errlen, "reload: out of memory");
         return -ENOMEM;
     }
     char e[512];
     fp_config_defaults(nc);
     int ret = fp_config_load_file(nc, g_conf_file, e, sizeof(e));
-    /* -r is not a file setting. (-o/-e/-w given at start are not replayed yet.) */
-    memcpy(nc->capture_file, g_cfg->capture_file, sizeof(nc->capture_file));
-    if (ret == 0) {
-        ret = fp_config_validate(nc, e, sizeof(e));
-        if (ret != 0)
-            snprintf(err, errlen, "%s: %s", g_conf_file, e);
-    } else {
+    if (ret != 0) {
         snprintf(err, errlen, "%s", e);
-    }
-    free(nc);
-    if (ret != 0)
+        free(nc);
         return ret;
-    snprintf(err, errlen, "reload: %s validated; applying changes is not implemented yet",
-             g_conf_file);
-    return -ENOTSUP;
+    }
+    for (unsigned i = 0; i < g_n_overrides && ret == 0; i++)
+        ret = apply_cli(nc, g_overrides[i].opt, g_overrides[i].arg, e, sizeof(e));
+    if (ret == 0 && (ret = fp_config_validate(nc, e, sizeof(e))) != 0) {
+        snprintf(err, errlen, "%s: %s", g_conf_file, e);
+        free(nc);
+        return ret;
+    }
+    if (ret != 0) {
+        snprintf(err, errlen, "%s", e);
+        free(nc);
+        return ret;
+    }
+
+    char restart[768] = "";
+    keep_restart_settings(nc, old, restart, sizeof(restart));
+    char done[256] = "";
+    enum fp_log_level lvl;
+    if (strcmp(nc->log_level, old->log_level) != 0 && fp_log_level_parse(nc->log_level, &lvl) == 0) {
+        fp_log_set_level(lvl);
+        note(done, sizeof(done), "log.level");
+    }
+    struct fp_capture *cap = atomic_load(&g_capture);
+    if (cap && (nc->idle_timeout_ms != old->idle_timeout_ms ||
+                nc->active_timeout_ms != old->active_timeout_ms ||
+                nc->tcp_end_ms != old->tcp_end_ms)) {
+        fp_capture_set_timeouts(cap, nc->idle_timeout_ms, nc->active_timeout_ms, nc->tcp_end_ms);
+        note(done, sizeof(done), "flow timeouts");
+    }
+    char exmsg[512] = "";
+    int exrc = 0;
+    struct fp_exporter *ex = atomic_load(&g_exporter);
+    if (ex)
+        exrc = fp_exporter_reconfigure(ex, nc, exmsg, sizeof(exmsg));
+    if (exrc == -ESHUTDOWN || exrc == -ENOMEM || exrc == -EINVAL) {
+        snprintf(err, errlen, "reload: %s", exmsg[0] ? exmsg : strerror(-exrc));
+        if (done[0])
+            fp_log(FP_LOG_WARNING, "main", "reload: applied before the exporter failed: %s",
+                   done);
+        free(nc);
+        return exrc;
+    }
+    /* publish; the replaced configuration stays allocated until exit */
+    g_old_cfgs[g_n_old_cfgs++] = (struct fp_config *)(uintptr_t)old;
+    atomic_store(&g_cfg, nc);
+    snprintf(err, errlen, "%s reloaded%s%s; %s%s%s; QoE thresholds are built in (nothing to "
+             "reload)",
+             g_conf_file, done[0] ? ": applied " : "", done, exmsg[0] ? exmsg : "no exporter",
+             restart[0] ? "; needs a restart (running value kept): " : "", restart);
+    fp_log(exrc ? FP_LOG_WARNING : FP_LOG_NOTICE, "main", "reload: %s", err);
+    return 0;
 }
 
 static int ctl_flows(void *arg, bool (*match)(void *marg, const struct fp_flow_record *r),
@@ -495,10 +699,16 @@ static void print_accounting(const struct fp_capture_totals *t, struct fp_export
     for (unsigned i = 0; i < nc; i++) {
         struct fp_collector_stats cs;
         fp_exporter_get_stats(ex, i, &cs);
+        char nf[160] = "";
+        if (cs.protocol != FP_EXPORT_PROTOCOL_IPFIX)
+            snprintf(nf, sizeof(nf), " (NetFlow v%d: uniflow records, packets; %" PRIu64
+                     " IPv6 directions skipped, %" PRIu64 " split records)",
+                     cs.protocol == FP_EXPORT_PROTOCOL_NFV5 ? 5 : 9, cs.nf_skipped_ipv6,
+                     cs.nf_splits);
         fp_log(cs.records_not_sent ? FP_LOG_WARNING : FP_LOG_NOTICE, "main",
                "collector %u: %" PRIu64 " records, %" PRIu64 " messages, %" PRIu64
-               " octets sent; %" PRIu64 " records not sent%s%s",
-               i, cs.records, cs.messages, cs.octets, cs.records_not_sent,
+               " octets sent; %" PRIu64 " records not sent%s%s%s",
+               i, cs.records, cs.messages, cs.octets, cs.records_not_sent, nf,
                cs.last_error[0] ? "; last error: " : "", cs.last_error);
     }
 }
@@ -543,6 +753,12 @@ int main(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:r:e:o:w:hV", longopts, NULL)) != -1) {
         int ret = 0;
+        if ((opt == 'r' || opt == 'e' || opt == 'o' || opt == 'w') &&
+            g_n_overrides < FP_ARRAY_SIZE(g_overrides))
+            g_overrides[g_n_overrides++] = (struct cli_override){opt, optarg};
+        else if (opt == 'r' || opt == 'e' || opt == 'o' || opt == 'w')
+            fprintf(stderr, "flowpulse: more than %zu command-line settings: the rest are not "
+                    "replayed by a reload\n", FP_ARRAY_SIZE(g_overrides));
         switch (opt) {
         case 'r':
             if (strlen(optarg) >= sizeof(cfg.capture_file)) {
@@ -707,5 +923,13 @@ out:
     for (unsigned i = 0; i < cfg.workers; i++)
         fp_export_ring_free(rings[i]);
     fp_capture_eal_fini();
+    /* every thread is gone: the configurations replaced by reloads can go */
+    const struct fp_config *cur = g_cfg;
+    if (cur != &cfg)
+        free((void *)(uintptr_t)cur);
+    for (unsigned i = 0; i < g_n_old_cfgs; i++)
+        if (g_old_cfgs[i] != &cfg)
+            free(g_old_cfgs[i]);
+    free(g_old_cfgs);
     return rc;
 }

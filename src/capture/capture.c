@@ -29,6 +29,7 @@
 #include <rte_ring_elem.h>
 
 #include "capture/capture.h"
+#include "classify/classify_engine.h"
 #include "common/fp_log.h"
 #include "common/fp_time.h"
 #include "export/export.h"
@@ -74,6 +75,20 @@ struct flow_query {
 
 #define QUERY_SLICE 1024 /* flows examined per poll: bounds the time a query steals */
 
+/*
+ * Worker pipeline: a burst is prepared (hashes, bucket prefetch) when read, its entries are
+ * prefetched while the next burst is read, and it is committed to the cache one burst later,
+ * so the flow cache's memory latency overlaps packet I/O instead of adding to it.
+ */
+#define PIPE_DEPTH 3
+struct pipe_slot {
+    unsigned n_mbufs;
+    uint64_t max_ts;
+    struct rte_mbuf *mbufs[MAX_BURST];
+    struct fp_pkt_meta meta[MAX_BURST];
+    struct fp_flow_batch batch;
+};
+
 struct fp_worker {
     struct fp_worker_stats stats; /* first: cache aligned, written by this worker only */
     unsigned id;
@@ -85,9 +100,14 @@ struct fp_worker {
     struct rxq qs[MAX_QUEUES];
     unsigned n_qs;
     struct fp_decode_params dp;
+    struct fp_classify_engine *ce; /* NULL when classify.enabled is false */
     atomic_bool done;
     struct flow_query *_Atomic query;
     uint64_t timeouts_gen; /* last reload generation applied */
+    struct pipe_slot *pipe; /* PIPE_DEPTH slots */
+    unsigned pipe_head;     /* oldest slot */
+    unsigned pipe_count;    /* slots in flight (<= PIPE_DEPTH - 1 between pushes) */
+    uint64_t committed_ts;  /* newest packet time applied to the cache */
 } FP_CACHE_ALIGNED;
 
 struct distributor {
@@ -121,6 +141,8 @@ struct fp_capture {
     uint64_t pace_start_ns;
     uint64_t pace_last_ts_ns;
     struct fp_qoe_params qoe_params;
+    struct fp_classify_classes *classes; /* shared read-only by the workers' engines */
+    struct fp_classify_rules *rules;
     pthread_mutex_t query_lock;
     /* Reload: new timeouts published by generation; each worker applies them itself. */
     _Atomic uint64_t timeouts_gen;
@@ -130,6 +152,7 @@ struct fp_capture {
 /** Per-flow extension state kept by the flow cache for the worker (cold array). */
 struct flow_ext {
     struct fp_qoe_flow qoe;
+    struct fp_classify_flow cls;
 };
 
 /* ---- EAL ------------------------------------------------------------------------------ */
@@ -141,7 +164,7 @@ static unsigned mbufs_needed(const struct fp_config *cfg, unsigned queues, bool 
 {
     unsigned lcores = cfg->workers + 2;
     uint64_t n = (uint64_t)queues * cfg->rx_desc + (dist ? (uint64_t)cfg->workers * cfg->dist_ring_size : 0) +
-                 (uint64_t)lcores * (MEMPOOL_CACHE + MAX_BURST) + 1024;
+                 (uint64_t)lcores * (MEMPOOL_CACHE + PIPE_DEPTH * MAX_BURST) + 1024;
     return (unsigned)FP_MIN(n, 16777216ull);
 }
 
@@ -252,7 +275,10 @@ static inline uint64_t live_now_ns(const struct fp_capture *c)
 
 /* capture.pace: hold the reading thread until the wall clock catches up with the capture
  * clock scaled by the pace. Replay/test feature; at pace 0 it is never called. */
-static void pace_wait(struct fp_capture *c, uint64_t ts_ns)
+static void worker_query_slice(struct fp_worker *w, struct flow_query *q, bool finish);
+
+/* w: the worker that waits (it keeps answering flow queries), NULL for the distributor. */
+static void pace_wait(struct fp_capture *c, struct fp_worker *w, uint64_t ts_ns)
 {
     uint64_t now = fp_time_monotonic_ns();
     if (!c->pace_start_ns) {
@@ -270,10 +296,43 @@ static void pace_wait(struct fp_capture *c, uint64_t ts_ns)
     uint64_t due = c->pace_start_ns +
                    (uint64_t)((__uint128_t)(ts_ns - c->pace_first_ts_ns) * 1000 / c->cfg->pace_milli);
     while (now < due && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
-        uint64_t d = FP_MIN(due - now, 50 * FP_NS_PER_MS);
+        if (w) {
+            struct flow_query *q = atomic_load_explicit(&w->query, memory_order_acquire);
+            if (q)
+                worker_query_slice(w, q, false);
+        }
+        uint64_t d = FP_MIN(due - now, 10 * FP_NS_PER_MS);
         struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)d};
         nanosleep(&ts, NULL);
         now = fp_time_monotonic_ns();
+    }
+}
+
+/* QoE class of an application class (DNS flows use the DNS engine whatever their app). */
+static enum fp_qoe_class qoe_class_of(const struct fp_classify_flow *f, bool dns)
+{
+    if (dns)
+        return FP_QOE_CLASS_DNS;
+    switch ((enum fp_app_class)f->app.cls) {
+    case FP_APP_CLASS_VIDEO:
+        return FP_QOE_CLASS_VIDEO;
+    case FP_APP_CLASS_CONFERENCING:
+        return FP_QOE_CLASS_CONF;
+    case FP_APP_CLASS_GAMING:
+        return FP_QOE_CLASS_GAMING;
+    case FP_APP_CLASS_SOFTWARE_UPDATE:
+    case FP_APP_CLASS_FILE_STORAGE:
+        return FP_QOE_CLASS_BULK;
+    case FP_APP_CLASS_WEB:
+    case FP_APP_CLASS_SOCIAL_MEDIA:
+    case FP_APP_CLASS_MESSAGING:
+    case FP_APP_CLASS_MUSIC:
+    case FP_APP_CLASS_EMAIL:
+        return FP_QOE_CLASS_WEB;
+    case FP_APP_CLASS_INFRASTRUCTURE:
+        return strcmp(f->app.name, "DNS") == 0 ? FP_QOE_CLASS_DNS : FP_QOE_CLASS_UNKNOWN;
+    default:
+        return FP_QOE_CLASS_UNKNOWN;
     }
 }
 
@@ -282,14 +341,30 @@ static void ext_packet(void *arg, void *state, unsigned dir, bool created,
 {
     struct fp_worker *w = arg;
     struct flow_ext *x = state;
+    bool qoe = w->cap->cfg->qoe_enabled;
     (void)created;
-    fp_qoe_flow_update(&x->qoe, &w->cap->qoe_params, dir, m, frame, ts_ns);
+    /* Decided flows return at once: one flag test per packet. */
+    if (w->ce && fp_classify_flow_packet(w->ce, &x->cls, dir, m, frame, ts_ns) && qoe)
+        fp_qoe_flow_set_class(&x->qoe, qoe_class_of(&x->cls, m->sport == 53 || m->dport == 53));
+    if (qoe)
+        fp_qoe_flow_update(&x->qoe, &w->cap->qoe_params, dir, m, frame, ts_ns);
+}
+
+static void ext_release(void *arg, void *state)
+{
+    struct fp_worker *w = arg;
+    struct flow_ext *x = state;
+    if (w->ce)
+        fp_classify_flow_release(w->ce, &x->cls);
 }
 
 /* Complete a record with the flow's QoE results and SPLT (values are cumulative since the
  * flow started, also in active-timeout records). */
 static void fill_ext(struct fp_worker *w, struct fp_flow_record *rec, const struct flow_ext *x)
 {
+    rec->app = x->cls.app;
+    if (!w->cap->cfg->qoe_enabled)
+        return;
     uint64_t pk[2] = {rec->dir[0].packets, rec->dir[1].packets};
     uint64_t t_end = FP_MAX(rec->dir[0].last_ns, rec->dir[1].last_ns);
     fp_qoe_flow_result(&x->qoe, &w->cap->qoe_params, pk, t_end, &rec->qoe);
@@ -309,8 +384,14 @@ static void record_to_ring(void *arg, struct fp_flow_record *rec, void *ext, boo
 {
     struct fp_worker *w = arg;
     (void)final;
-    if (ext)
+    if (ext) {
+        /* A flow still being inspected is decided now (flow end, or its first record). */
+        struct flow_ext *x = ext;
+        if (w->ce && fp_classify_flow_finish(w->ce, &x->cls) && w->cap->cfg->qoe_enabled)
+            fp_qoe_flow_set_class(&x->qoe, qoe_class_of(&x->cls, rec->sport == 53 ||
+                                                                   rec->dport == 53));
         fill_ext(w, rec, ext);
+    }
     if (likely(fp_export_ring_put(w->export_ring, rec)))
         return;
     if (w->cap->offline) {
@@ -353,16 +434,50 @@ static inline void count_notes(struct fp_worker_stats *st, uint16_t notes)
             st->notes[b]++;
 }
 
-/* Decode and meter a burst read straight from a queue. */
-static void worker_process_rx(struct fp_worker *w, struct rte_mbuf **pkts, unsigned n,
-                              uint16_t port)
+static inline struct pipe_slot *pipe_free_slot(struct fp_worker *w)
 {
-    struct fp_pkt_meta meta[MAX_BURST];
-    const struct fp_pkt_meta *mp[MAX_BURST];
-    const uint8_t *fr[MAX_BURST];
-    uint64_t ts[MAX_BURST];
+    return &w->pipe[(w->pipe_head + w->pipe_count) % PIPE_DEPTH];
+}
+
+static void pipe_commit_oldest(struct fp_worker *w)
+{
+    struct pipe_slot *sl = &w->pipe[w->pipe_head];
+    fp_flow_batch_commit(w->ft, &sl->batch);
+    if (sl->max_ts > w->committed_ts)
+        w->committed_ts = sl->max_ts;
+    rte_pktmbuf_free_bulk(sl->mbufs, sl->n_mbufs);
+    sl->n_mbufs = 0;
+    w->pipe_head = (w->pipe_head + 1) % PIPE_DEPTH;
+    w->pipe_count--;
+}
+
+/* The free slot was filled (mbufs, batch): start it, advance the others one stage. */
+static void pipe_push(struct fp_worker *w)
+{
+    struct pipe_slot *sl = pipe_free_slot(w);
+    fp_flow_batch_prepare(w->ft, &sl->batch);
+    w->pipe_count++;
+    if (w->pipe_count >= 2)
+        fp_flow_batch_prefetch(w->ft, &w->pipe[(w->pipe_head + w->pipe_count - 2) % PIPE_DEPTH].batch);
+    if (w->pipe_count == PIPE_DEPTH)
+        pipe_commit_oldest(w);
+}
+
+/* Commit everything in flight (idle poll, end of file, stop). */
+static void pipe_drain(struct fp_worker *w)
+{
+    while (w->pipe_count)
+        pipe_commit_oldest(w);
+}
+
+/* Decode a burst read straight from a queue into the free pipeline slot and push it. */
+static void worker_process_rx(struct fp_worker *w, struct pipe_slot *sl, unsigned n, uint16_t port)
+{
+    struct rte_mbuf **pkts = sl->mbufs;
+    struct fp_flow_batch *b = &sl->batch;
     unsigned k = 0;
     uint64_t now = w->cap->offline ? 0 : live_now_ns(w->cap);
+    uint64_t max_ts = 0;
 
     for (unsigned i = 0; i < n && i < PREFETCH_AHEAD; i++)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -373,41 +488,50 @@ static void worker_process_rx(struct fp_worker *w, struct rte_mbuf **pkts, unsig
         uint64_t t = mbuf_ts(w->cap, m, now);
         w->stats.rx_bytes += m->pkt_len;
         const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
-        enum fp_decode_result r = fp_decode_packet(data, m->data_len, &w->dp, &meta[k]);
+        enum fp_decode_result r = fp_decode_packet(data, m->data_len, &w->dp, &sl->meta[k]);
         if (likely(r == FP_DECODE_OK)) {
-            count_notes(&w->stats, meta[k].notes);
-            mp[k] = &meta[k];
-            fr[k] = data;
-            ts[k++] = t;
+            count_notes(&w->stats, sl->meta[k].notes);
+            b->m[k] = &sl->meta[k];
+            b->frames[k] = data;
+            b->ts_ns[k++] = t;
         } else {
             count_ignored(&w->stats, r, m->pkt_len, t);
         }
-        if (t > w->stats.last_ts_ns)
-            w->stats.last_ts_ns = t;
+        if (t > max_ts)
+            max_ts = t;
     }
+    if (max_ts > w->stats.last_ts_ns)
+        w->stats.last_ts_ns = max_ts;
     w->stats.rx_packets += n;
     w->stats.decode[FP_DECODE_OK] += k;
-    fp_flow_table_update_burst(w->ft, mp, fr, ts, port, k);
-    rte_pktmbuf_free_bulk(pkts, n);
+    sl->n_mbufs = n;
+    sl->max_ts = max_ts;
+    b->n = k;
+    b->port_id = port;
+    pipe_push(w);
 }
 
-/* Meter a burst handed over by the distributor (already decoded). */
-static void worker_process_ring(struct fp_worker *w, struct rte_mbuf **pkts, unsigned n)
+/* Push a burst handed over by the distributor (already decoded into the mbufs). */
+static void worker_process_ring(struct fp_worker *w, struct pipe_slot *sl, unsigned n)
 {
-    const struct fp_pkt_meta *mp[MAX_BURST];
-    const uint8_t *fr[MAX_BURST];
-    uint64_t ts[MAX_BURST];
+    struct fp_flow_batch *b = &sl->batch;
+    uint64_t max_ts = 0;
     for (unsigned i = 0; i < n; i++) {
-        const struct pkt_priv *pp = rte_mbuf_to_priv(pkts[i]);
-        mp[i] = &pp->meta;
-        fr[i] = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
-        ts[i] = pp->ts_ns;
-        if (ts[i] > w->stats.last_ts_ns)
-            w->stats.last_ts_ns = ts[i];
+        const struct pkt_priv *pp = rte_mbuf_to_priv(sl->mbufs[i]);
+        b->m[i] = &pp->meta;
+        b->frames[i] = rte_pktmbuf_mtod(sl->mbufs[i], const uint8_t *);
+        b->ts_ns[i] = pp->ts_ns;
+        if (pp->ts_ns > max_ts)
+            max_ts = pp->ts_ns;
     }
+    if (max_ts > w->stats.last_ts_ns)
+        w->stats.last_ts_ns = max_ts;
     /* All packets of one burst come from one port in this mode. */
-    fp_flow_table_update_burst(w->ft, mp, fr, ts, n ? pkts[0]->port : 0, n);
-    rte_pktmbuf_free_bulk(pkts, n);
+    sl->n_mbufs = n;
+    sl->max_ts = max_ts;
+    b->n = n;
+    b->port_id = n ? sl->mbufs[0]->port : 0;
+    pipe_push(w);
 }
 
 struct query_ctx {
@@ -441,7 +565,6 @@ static int worker_main(void *arg)
 {
     struct fp_worker *w = arg;
     struct fp_capture *c = w->cap;
-    struct rte_mbuf *pkts[MAX_BURST];
     unsigned burst = c->burst;
 
     for (;;) {
@@ -449,9 +572,10 @@ static int worker_main(void *arg)
             break;
         unsigned got = 0;
         if (w->in_ring) {
-            got = rte_ring_sc_dequeue_burst(w->in_ring, (void **)pkts, burst, NULL);
+            struct pipe_slot *sl = pipe_free_slot(w);
+            got = rte_ring_sc_dequeue_burst(w->in_ring, (void **)sl->mbufs, burst, NULL);
             if (got)
-                worker_process_ring(w, pkts, got);
+                worker_process_ring(w, sl, got);
             else if (atomic_load_explicit(&c->dist->done, memory_order_acquire) &&
                      rte_ring_empty(w->in_ring))
                 break;
@@ -461,11 +585,13 @@ static int worker_main(void *arg)
                 if (w->qs[q].eof)
                     continue;
                 live_q++;
-                uint16_t n = rte_eth_rx_burst(w->qs[q].port, w->qs[q].queue, pkts, (uint16_t)burst);
+                struct pipe_slot *sl = pipe_free_slot(w);
+                uint16_t n = rte_eth_rx_burst(w->qs[q].port, w->qs[q].queue, sl->mbufs,
+                                              (uint16_t)burst);
                 if (n) {
                     if (c->offline && c->cfg->pace_milli)
-                        pace_wait(c, mbuf_ts(c, pkts[0], 0));
-                    worker_process_rx(w, pkts, n, w->qs[q].port);
+                        pace_wait(c, w, mbuf_ts(c, sl->mbufs[0], 0));
+                    worker_process_rx(w, sl, n, w->qs[q].port);
                     got += n;
                 } else if (c->offline) {
                     w->qs[q].eof = true; /* net_pcap returns 0 only at the end of the file */
@@ -474,8 +600,11 @@ static int worker_main(void *arg)
             if (live_q == 0)
                 break;
         }
-        /* Expiry runs on idle polls too, so flows end when traffic stops. */
-        uint64_t now = c->offline ? w->stats.last_ts_ns : live_now_ns(c);
+        if (!got)
+            pipe_drain(w);
+        /* Expiry runs on idle polls too, so flows end when traffic stops. In capture-file
+         * mode the clock is the newest packet already applied to the cache. */
+        uint64_t now = c->offline ? w->committed_ts : live_now_ns(c);
         fp_flow_table_advance(w->ft, now);
         struct flow_query *q = atomic_load_explicit(&w->query, memory_order_acquire);
         if (unlikely(q != NULL))
@@ -489,6 +618,7 @@ static int worker_main(void *arg)
         if (!got && !c->offline)
             rte_pause();
     }
+    pipe_drain(w);
     fp_flow_table_flush(w->ft, FP_END_FORCED);
     atomic_store_explicit(&w->done, true, memory_order_release);
     struct flow_query *q = atomic_load_explicit(&w->query, memory_order_acquire);
@@ -529,7 +659,7 @@ static int dist_main(void *arg)
             }
             got += n;
             if (c->offline && c->cfg->pace_milli)
-                pace_wait(c, mbuf_ts(c, pkts[0], 0));
+                pace_wait(c, NULL, mbuf_ts(c, pkts[0], 0));
             memset(n_out, 0, sizeof(unsigned) * c->n_workers);
             uint64_t now = c->offline ? 0 : live_now_ns(c);
             for (unsigned i = 0; i < n; i++) {
@@ -655,6 +785,38 @@ static int open_capture_file(struct fp_capture *c, const char *path)
     return 0;
 }
 
+/* The class table and operator rules shared by every worker's classification engine. */
+static int classify_setup(struct fp_capture *c)
+{
+    const struct fp_config *cfg = c->cfg;
+    char err[256] = "";
+    c->classes = fp_classify_classes_load(cfg->classify_classes, err, sizeof(err));
+    if (!c->classes) {
+        int e = errno;
+        fp_log(FP_LOG_ERR, LOGM, "classify.classes: %s", err[0] ? err : strerror(e));
+        return -e;
+    }
+    struct fp_classify_rule_spec specs[FP_MAX_CLASSIFY_RULES];
+    for (unsigned i = 0; i < cfg->n_classify_rules; i++) {
+        const struct fp_classify_rule_config *r = &cfg->classify_rules[i];
+        specs[i] = (struct fp_classify_rule_spec){
+            .name_suffix = r->name_suffix,
+            .prefix = r->prefix,
+            .port = r->port,
+            .proto = r->proto,
+            .app = r->app,
+            .cls = r->cls,
+        };
+    }
+    c->rules = fp_classify_rules_create(specs, cfg->n_classify_rules, err, sizeof(err));
+    if (!c->rules) {
+        int e = errno;
+        fp_log(FP_LOG_ERR, LOGM, "classify.%s", err[0] ? err : strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
 struct fp_capture *fp_capture_create(const struct fp_config *cfg,
                                      struct rte_ring *const *export_rings)
 {
@@ -745,7 +907,8 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
     if (need_dist && c->offline) {
         /* net_pcap loses the packet it read when the pool is empty: in capture-file mode
          * the rings must never be able to hold the whole pool. */
-        unsigned other = total_q * cfg->rx_desc + (c->n_workers + 2) * (MEMPOOL_CACHE + MAX_BURST);
+        unsigned other =
+            total_q * cfg->rx_desc + (c->n_workers + 2) * (MEMPOOL_CACHE + PIPE_DEPTH * MAX_BURST);
         while (dist_ring > 64 && (uint64_t)c->n_workers * dist_ring + other >= n_mbufs)
             dist_ring >>= 1;
     }
@@ -783,6 +946,8 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
             goto fail;
         atomic_init(&c->dist->done, false);
     }
+    if (cfg->classify_enabled && (err = -classify_setup(c)) != 0)
+        goto fail;
     unsigned lcore = rte_get_next_lcore(-1, 1, 0);
     for (unsigned i = 0; i < c->n_workers; i++) {
         struct fp_worker *w = &c->workers[i];
@@ -792,6 +957,9 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
         w->lcore = lcore;
         lcore = rte_get_next_lcore(lcore, 1, 0);
         atomic_init(&w->done, false);
+        w->pipe = rte_zmalloc("fp_pipe", sizeof(struct pipe_slot) * PIPE_DEPTH, RTE_CACHE_LINE_SIZE);
+        if (!w->pipe)
+            goto fail;
         fp_decode_params_default(&w->dp);
         w->dp.link = c->link;
         w->dp.decap = cfg->decap_tunnels;
@@ -806,9 +974,26 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
             .worker_id = (uint8_t)i,
             .sink = {.emit = record_to_ring, .arg = w},
         };
-        if (cfg->qoe_enabled) {
+        if (cfg->classify_enabled) {
+            struct fp_classify_params cp = {
+                .max_packets = cfg->classify_max_packets,
+                .contexts = cfg->classify_contexts,
+                .dns_cache = cfg->classify_dns_cache,
+                .classes = c->classes,
+                .rules = c->rules,
+            };
+            w->ce = fp_classify_engine_create(&cp);
+            if (!w->ce) {
+                fp_log(FP_LOG_ERR, LOGM, "worker %u: classification engine: %s", i,
+                       strerror(errno));
+                err = errno;
+                goto fail;
+            }
+        }
+        if (cfg->qoe_enabled || cfg->classify_enabled) {
             fp.ext.size = sizeof(struct flow_ext);
             fp.ext.packet = ext_packet;
+            fp.ext.release = ext_release;
             fp.ext.arg = w;
         }
         w->ft = fp_flow_table_create(&fp);
@@ -1093,11 +1278,14 @@ void fp_capture_destroy(struct fp_capture *c)
     if (c->workers) {
         for (unsigned i = 0; i < c->n_workers; i++) {
             fp_flow_table_destroy(c->workers[i].ft);
+            fp_classify_engine_destroy(c->workers[i].ce);
             rte_ring_free(c->workers[i].in_ring);
         }
         rte_free(c->workers);
     }
     rte_free(c->dist);
+    fp_classify_rules_destroy(c->rules);
+    fp_classify_classes_destroy(c->classes);
     rte_mempool_free(c->pool);
     free(c);
 }

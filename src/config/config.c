@@ -153,6 +153,8 @@ const struct fp_config_setting fp_config_settings[] = {
      CFG_FIELD(tls_ciphersuites), "TLS 1.3 cipher suites (OpenSSL syntax), \"\" = default"},
     {"export.tls_min_version", FP_CONFIG_ENUM, FP_CONFIG_F_ENUM_NAME, 0, 0, 0, "1.2",
      tls_version_names, 0, CFG_FIELD(tls_min_version), "lowest TLS version accepted"},
+    {"export.tls_peer_cn", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, CFG_FIELD(tls_peer_cn),
+     "TLS/DTLS: Common Names allowed for collector certificates, comma-separated, \"\" = any"},
 
     {"qoe.enabled", FP_CONFIG_BOOL, 0, 0, 1, 1, NULL, NULL, 0, CFG_FIELD(qoe_enabled),
      "measure quality of experience per flow (TCP, DNS, RTP, video, gaming, score, SPLT)"},
@@ -239,6 +241,9 @@ static const struct fp_config_setting collector_settings[] = {
      "UDP/DTLS: largest IPFIX message in bytes (NetFlow v9: packet, at most 9000; v5: unused)"},
     {"server_name", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, COLL_FIELD(server_name),
      "TLS/DTLS: name the collector certificate must carry, \"\" = the URL host"},
+    {"peer_cn", FP_CONFIG_STRING, 0, 0, 0, 0, "", NULL, 0, COLL_FIELD(peer_cn),
+     "TLS/DTLS: Common Names allowed for this collector's certificate, comma-separated, "
+     "\"\" = export.tls_peer_cn"},
 };
 
 const struct fp_config_list fp_config_lists[] = {

@@ -51,6 +51,8 @@ struct fp_collector_config {
     bool biflow;               /**< RFC 5103 biflow records instead of two uniflows */
     uint32_t mtu;              /**< UDP: max IPFIX message size in bytes (default 1400, 512..65000) */
     char server_name[FP_CONFIG_STR]; /**< TLS/DTLS: expected collector name ("" = URL host) */
+    char peer_cn[FP_CONFIG_STR];     /**< TLS/DTLS: allowed certificate CNs, comma-separated
+                                          ("" = export.tls_peer_cn) */
 };
 
 /** One capture port. */
@@ -119,6 +121,8 @@ struct fp_config {
     char tls_ciphers[FP_CONFIG_STR];      /**< TLS 1.2 cipher list ("" = OpenSSL default) */
     char tls_ciphersuites[FP_CONFIG_STR]; /**< TLS 1.3 suites ("" = OpenSSL default) */
     char tls_min_version[8];        /**< "1.2" (default) or "1.3" */
+    char tls_peer_cn[FP_CONFIG_STR]; /**< allowed collector certificate CNs, comma-separated
+                                          ("" = any CN; RFC 7011 §11) */
 
     /* quality of experience */
     bool qoe_enabled;           /**< qoe.enabled (default true) */

@@ -130,6 +130,12 @@ struct fp_collector_stats {
     uint64_t records_spooled;   /**< flow records written to the on-disk spool (total) */
     uint64_t records_resent;    /**< records queued again after a session failed (total) */
     uint64_t queue_dropped;     /**< records dropped because queue and spool were full */
+    /* NetFlow collectors: records/messages/octets/records_not_sent/template_sends count
+     * uniflow records (v5 split parts included) and packets. */
+    enum fp_export_protocol protocol; /**< IPFIX, NetFlow v9 or v5 */
+    uint64_t nf_skipped_ipv6;   /**< v5: IPv6 directions not exported (v5 is IPv4 only) */
+    uint64_t nf_splits;         /**< v5: extra records made by splitting counters > 2^32-1 */
+    uint64_t nf_dirs_empty;     /**< directions with 0 packets, not exported */
     enum fp_collector_state state;
     char last_error[FP_EXPORT_ERR_LEN]; /**< "" when no error yet */
 };
@@ -176,6 +182,29 @@ int fp_exporter_stop(struct fp_exporter *ex);
 
 /** Stop if running, free everything. Accepts NULL. Does not free the rings. */
 void fp_exporter_destroy(struct fp_exporter *ex);
+
+/**
+ * Apply a new configuration to the running exporter, on the exporter thread (the request is
+ * posted and this call waits for its completion; before fp_exporter_start it runs here).
+ * Collectors present in both configurations with the same URL and settings keep their
+ * session, templates, sequence numbers, counters and queue; removed collectors are flushed
+ * and closed (their counters stay readable until destroy but they leave the index space);
+ * changed ones are closed and reopened; added ones are opened. Template refresh, statistics
+ * interval, retry and drain settings apply at once; a change of export.enterprise_elements
+ * or export.observation_domain starts new IPFIX sessions (templates first) on the kept UDP
+ * and file collectors and new transport sessions on TCP/TLS/DTLS ones; NetFlow v9 templates
+ * and options are re-sent when the observation domain or flow timeouts changed.
+ * export.mode, queue_records, spool_dir, spool_max_mb (and export.pen once enterprise
+ * elements are in use) keep their running values. Collector indexes follow @p new_cfg.
+ * @param new_cfg  validated configuration (copied; need not outlive the call)
+ * @param msg      receives a one-line summary (kept/added/replaced/removed, problems)
+ * @return 0; -EINVAL (bad arguments); -ENOMEM; -ESHUTDOWN (exporter stopping: nothing
+ *         changed); or the -errno of a collector that could not be opened (the rest of the
+ *         configuration is applied; that collector stays listed, down, its records not sent).
+ * Thread: any thread except the exporter's; one call at a time is served.
+ */
+int fp_exporter_reconfigure(struct fp_exporter *ex, const struct fp_config *new_cfg, char *msg,
+                            size_t len);
 
 /** Number of collectors. */
 unsigned fp_exporter_collector_count(const struct fp_exporter *ex);

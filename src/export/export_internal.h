@@ -17,6 +17,8 @@
 #include <openssl/ssl.h>
 
 #include "export/export.h"
+#include "export/export_templates.h"
+#include "export/netflow.h"
 
 /*
  * Template IDs. External IDs are explicit and disjoint (libfixbuf 2.4.1 pitfall: automatic or
@@ -309,6 +311,11 @@ struct fp_collector {
     unsigned held_head, held_n;
     uint64_t last_ack_ms;
 
+    /* NetFlow v9/v5 (cfg->protocol != IPFIX, UDP): encoder instead of libfixbuf */
+    struct fp_nf_encoder *nf;   /**< NULL: IPFIX (or the collector could not be opened) */
+    enum fp_export_protocol protocol; /**< set before publication, never changed */
+    uint64_t nf_next_flush_ms;  /**< monotonic: next fp_nf_flush */
+
     uint64_t first_not_sent_ms; /**< wall clock ms */
     uint64_t last_not_sent_ms;
     uint64_t next_log_ms;       /**< error-log rate limit */
@@ -328,9 +335,13 @@ struct fp_collector {
     _Atomic uint64_t st_spooled;
     _Atomic uint64_t st_resent;
     _Atomic uint64_t st_queue_dropped;
+    _Atomic uint64_t st_nf_skipped_ipv6;
+    _Atomic uint64_t st_nf_splits;
+    _Atomic uint64_t st_nf_dirs_empty;
     _Atomic int st_state;
     pthread_mutex_t err_lock;
     char last_error[FP_EXPORT_ERR_LEN];
+    struct fp_export_tmpl_table tmpl; /**< templates shipped (export_templates.c) */
 };
 
 struct fp_exporter {
@@ -345,14 +356,38 @@ struct fp_exporter {
     uint32_t drain_ms;          /**< at stop: wait for down collectors (export.drain_timeout) */
     uint32_t epid;
     fbInfoModel_t *model;
-    struct fp_collector coll[FP_MAX_COLLECTORS];
+    bool ie_model_added;        /**< FlowPulse IEs are in the model (under ie_pen) */
+    uint32_t ie_pen;
+    uint32_t param_retry_min_ms; /**< params override (0: from the config) */
+    uint32_t param_retry_max_ms;
+    uint64_t nf_boot_ms;        /**< NetFlow sysUpTime origin (0: capture file, from records) */
+    /* Collectors in config order (exporter thread; main before start). Heap objects: a
+     * collector removed by fp_exporter_reconfigure moves to retired[] and is freed only by
+     * fp_exporter_destroy, so readers on other threads never see freed memory. */
+    struct fp_collector *coll[FP_MAX_COLLECTORS];
     unsigned n_coll;
+    /* Published copy of coll[]/n_coll for fp_exporter_get_stats on other threads. */
+    struct fp_collector *_Atomic pub[FP_MAX_COLLECTORS];
+    _Atomic unsigned n_pub;
+    struct fp_collector **retired;
+    unsigned n_retired;
     pthread_t thread;
     bool started;
     atomic_bool stop;
     uint64_t next_stats_ms;
-    struct fp_export_lane lanes[FP_MAX_COLLECTORS];
+    struct fp_export_lane *lanes[FP_MAX_COLLECTORS]; /**< heap objects */
     unsigned n_lanes;
+    /* fp_exporter_reconfigure request, run on the exporter thread */
+    pthread_mutex_t rq_lock;
+    pthread_cond_t rq_cond;
+    atomic_bool rq_pending;     /**< polled by the thread */
+    bool rq_busy;               /**< a caller owns the request slot */
+    bool rq_done;
+    bool thread_exited;         /**< under rq_lock: no request can be served any more */
+    const struct fp_config *rq_cfg;
+    char *rq_msg;
+    size_t rq_len;
+    int rq_rc;
 };
 
 /* transport_stream.c -------------------------------------------------------------------- */

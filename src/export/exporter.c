@@ -208,6 +208,7 @@ static int coll_emit(struct fp_collector *c)
     }
     int rc = transport_send(c, c->msgbuf, out);
     if (rc == 0) {
+        fp_export_tmpl_note_msg(&c->tmpl, c->msgbuf, out, wall_ms()); /* for the IPFIX-MIB */
         stat_add(&c->st_messages, 1);
         stat_add(&c->st_records, c->pend_flows);
         stat_add(&c->st_octets, out);
@@ -372,6 +373,7 @@ static int coll_session_open(struct fp_collector *c)
     const uint16_t *tids = coll_tids(c);
     fbSession_t *s = fbSessionAlloc(c->ex->model);
     int rc;
+    fp_export_tmpl_session_start(&c->tmpl); /* templates in use: only this session's */
 
     if (s == NULL)
         return -ENOMEM;
@@ -629,6 +631,95 @@ static void coll_put_flow(struct fp_collector *c, const struct fp_flow_record *r
         put_uniflow(c, r, 1);
 }
 
+/* ---------------------------------------------------------------- NetFlow v9/v5 */
+
+/* The encoder's send callback: one datagram on the collector's connected UDP socket. */
+static int nf_send(void *arg, const uint8_t *pkt, size_t len)
+{
+    struct fp_collector *c = arg;
+    if (c->fd < 0)
+        return -ENOTCONN;
+    ssize_t n = send(c->fd, pkt, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+        int e = errno;
+        coll_error(c, "send: %s", strerror(e));
+        return -e;
+    }
+    return (size_t)n == len ? 0 : -EMSGSIZE;
+}
+
+/* Export clock for the encoders: a capture file uses the record clock (0, see netflow.h),
+ * live capture the wall clock. */
+static uint64_t nf_now(const struct fp_exporter *ex)
+{
+    return ex->cfg.capture_file[0] ? 0 : wall_ms();
+}
+
+static void stat_set(_Atomic uint64_t *ctr, uint64_t v)
+{
+    atomic_store_explicit(ctr, v, memory_order_relaxed);
+}
+
+/* Publish the encoder's counters (single writer: this thread) in the collector's stats. */
+static void nf_sync_stats(struct fp_collector *c)
+{
+    const struct fp_nf_stats *s = &c->nf->stats;
+    stat_set(&c->st_messages, s->packets);
+    stat_set(&c->st_octets, s->octets);
+    stat_set(&c->st_records, s->records - s->records_not_sent);
+    stat_set(&c->st_not_sent, s->records_not_sent);
+    stat_set(&c->st_template_sends, s->template_packets);
+    stat_set(&c->st_nf_skipped_ipv6, s->v5_skipped_ipv6 + s->skipped_other);
+    stat_set(&c->st_nf_splits, s->v5_splits);
+    stat_set(&c->st_nf_dirs_empty, s->dirs_empty);
+}
+
+/* Encoder parameters of a NetFlow collector from the exporter's config. */
+static void nf_params(struct fp_collector *c, struct fp_nf_params *p)
+{
+    const struct fp_config *cfg = &c->ex->cfg;
+    memset(p, 0, sizeof(*p));
+    p->version = c->cfg->protocol == FP_EXPORT_PROTOCOL_NFV5 ? 5 : 9;
+    p->source_id = cfg->observation_domain;
+    p->boot_ms = c->ex->nf_boot_ms;
+    p->mtu = FP_MIN(c->cfg->mtu ? c->cfg->mtu : FP_NF_V9_DEFAULT_MTU, FP_NF_MAX_PKT);
+    /* export.template_refresh_msgs / _s: 0 = off, as for IPFIX */
+    p->template_refresh_pkts = cfg->template_refresh_msgs ? cfg->template_refresh_msgs
+                                                          : UINT32_MAX;
+    p->template_refresh_ms = cfg->template_refresh_s && cfg->template_refresh_s < UINT32_MAX / 1000
+                                 ? cfg->template_refresh_s * 1000u
+                                 : UINT32_MAX;
+    p->active_timeout_s = (uint16_t)FP_MIN(cfg->active_timeout_ms / 1000u, 65535u);
+    p->inactive_timeout_s = (uint16_t)FP_MIN(cfg->idle_timeout_ms / 1000u, 65535u);
+    p->send = nf_send;
+    p->send_arg = c;
+}
+
+static int coll_nf_open(struct fp_collector *c)
+{
+    struct fp_nf_params p;
+    nf_params(c, &p);
+    c->nf = malloc(sizeof(*c->nf));
+    if (c->nf == NULL)
+        return -ENOMEM;
+    int rc = fp_nf_encoder_init(c->nf, &p);
+    if (rc < 0) {
+        coll_error(c, "NetFlow v%u encoder: %s", p.version, strerror(-rc));
+        free(c->nf);
+        c->nf = NULL;
+        return rc;
+    }
+    c->nf_next_flush_ms = mono_ms() + c->ex->flush_ms;
+    set_state(c, FP_COLLECTOR_STATE_UP);
+    return 0;
+}
+
+static void coll_nf_flush(struct fp_collector *c)
+{
+    fp_nf_flush(c->nf, nf_now(c->ex));
+    nf_sync_stats(c);
+}
+
 /* ---------------------------------------------------------------- options records */
 
 static void get_metering(struct fp_exporter *ex, struct fp_metering_stats *ms)
@@ -773,7 +864,7 @@ static void coll_stream_step(struct fp_collector *c, uint64_t now, int wait_ms)
 static struct fp_collector *lane_active(struct fp_exporter *ex, struct fp_export_lane *l)
 {
     for (unsigned i = 0; i < l->n_members; i++) {
-        struct fp_collector *c = &ex->coll[l->members[i]];
+        struct fp_collector *c = ex->coll[l->members[i]];
         if (c->fb != NULL)
             return c;
     }
@@ -782,7 +873,7 @@ static struct fp_collector *lane_active(struct fp_exporter *ex, struct fp_export
 
 static void lane_update_stats(struct fp_exporter *ex, struct fp_export_lane *l)
 {
-    atomic_store_explicit(&ex->coll[l->members[0]].st_queued,
+    atomic_store_explicit(&ex->coll[l->members[0]]->st_queued,
                           fp_export_backlog_count(&l->bl), memory_order_relaxed);
 }
 
@@ -797,7 +888,7 @@ static void coll_encode(struct fp_collector *c, const struct fp_flow_record *r, 
 static void lane_push(struct fp_exporter *ex, struct fp_export_lane *l,
                       const struct fp_flow_record *r)
 {
-    struct fp_collector *owner = &ex->coll[l->members[0]];
+    struct fp_collector *owner = ex->coll[l->members[0]];
     uint64_t dropped[3] = {0, 0, 0}, spooled = 0;
     fp_export_backlog_push(&l->bl, r, dropped, &spooled);
     if (spooled)
@@ -839,7 +930,7 @@ static void lane_offer(struct fp_exporter *ex, struct fp_export_lane *l,
 /* Records that will never be sent (stop): count them on the lane's first collector. */
 static void lane_discard(struct fp_exporter *ex, struct fp_export_lane *l)
 {
-    struct fp_collector *owner = &ex->coll[l->members[0]];
+    struct fp_collector *owner = ex->coll[l->members[0]];
     struct fp_flow_record r;
     uint64_t n[3], tot[3] = {0, 0, 0};
     while (fp_export_backlog_pop(&l->bl, &r)) {
@@ -859,6 +950,13 @@ static void lane_discard(struct fp_exporter *ex, struct fp_export_lane *l)
 
 static void coll_tick(struct fp_collector *c, uint64_t now)
 {
+    if (c->nf != NULL) {
+        if (now >= c->nf_next_flush_ms) {
+            c->nf_next_flush_ms = now + c->ex->flush_ms;
+            coll_nf_flush(c);
+        }
+        return;
+    }
     if (fp_export_is_stream(c->cfg->transport))
         coll_stream_step(c, now, 0);
     if (c->fb == NULL)
@@ -888,12 +986,12 @@ static bool stream_work_left(struct fp_exporter *ex, uint64_t *progress_sig)
     uint64_t sig = 0;
     bool left = false;
     for (unsigned i = 0; i < ex->n_lanes; i++) {
-        uint64_t n = fp_export_backlog_count(&ex->lanes[i].bl);
+        uint64_t n = fp_export_backlog_count(&ex->lanes[i]->bl);
         sig += n;
         left |= n != 0;
     }
     for (unsigned j = 0; j < ex->n_coll; j++) {
-        struct fp_collector *c = &ex->coll[j];
+        struct fp_collector *c = ex->coll[j];
         if (!fp_export_is_stream(c->cfg->transport) || c->fb == NULL)
             continue;
         sig += fp_export_stream_pending(c) + c->held_n + c->pend_flows;
@@ -917,9 +1015,9 @@ static void drain_streams(struct fp_exporter *ex)
         if (now - t0 >= ex->drain_ms && now - last_progress >= 1000)
             break;
         for (unsigned i = 0; i < ex->n_lanes; i++)
-            lane_drain(ex, &ex->lanes[i], now, 1024);
+            lane_drain(ex, ex->lanes[i], now, 1024);
         for (unsigned j = 0; j < ex->n_coll; j++) {
-            struct fp_collector *c = &ex->coll[j];
+            struct fp_collector *c = ex->coll[j];
             if (!fp_export_is_stream(c->cfg->transport))
                 continue;
             if (c->fb != NULL && c->pend_flows &&
@@ -931,7 +1029,23 @@ static void drain_streams(struct fp_exporter *ex)
         nanosleep(&ts, NULL);
     }
     for (unsigned i = 0; i < ex->n_lanes; i++)
-        lane_discard(ex, &ex->lanes[i]);
+        lane_discard(ex, ex->lanes[i]);
+}
+
+static int apply_reconfigure(struct fp_exporter *ex, const struct fp_config *ncfg, char *msg,
+                             size_t len);
+
+/* A reconfiguration request posted by fp_exporter_reconfigure: run it here, between bursts
+ * (records dequeued before it went to the old collector set, records after it to the new). */
+static void serve_request(struct fp_exporter *ex)
+{
+    pthread_mutex_lock(&ex->rq_lock);
+    if (atomic_load(&ex->rq_pending) && !ex->rq_done) {
+        ex->rq_rc = apply_reconfigure(ex, ex->rq_cfg, ex->rq_msg, ex->rq_len);
+        ex->rq_done = true;
+        pthread_cond_broadcast(&ex->rq_cond);
+    }
+    pthread_mutex_unlock(&ex->rq_lock);
 }
 
 static void *exporter_thread(void *arg)
@@ -942,34 +1056,55 @@ static void *exporter_thread(void *arg)
     uint64_t last_tick = 0;
 
     for (;;) {
+        if (atomic_load_explicit(&ex->rq_pending, memory_order_acquire))
+            serve_request(ex);
         bool stopping = atomic_load_explicit(&ex->stop, memory_order_acquire);
         unsigned got = 0;
         uint64_t now = mono_ms();
         for (unsigned i = 0; i < ex->n_rings; i++) {
             unsigned n = rte_ring_sc_dequeue_burst_elem(ex->rings[i], burst,
                                                         FP_EXPORT_RING_ESIZE, BURST, NULL);
-            for (unsigned k = 0; k < n; k++) {
-                for (unsigned j = 0; j < ex->n_coll; j++)
-                    if (!fp_export_is_stream(ex->coll[j].cfg->transport))
-                        coll_put_flow(&ex->coll[j], &burst[k], now);
-                /* TCP/TLS/DTLS: through the lane (queue, spool, failover) */
-                for (unsigned l = 0; l < ex->n_lanes; l++)
-                    lane_offer(ex, &ex->lanes[l], &burst[k], now);
+            if (n == 0)
+                continue;
+            uint64_t nf_clock = nf_now(ex);
+            for (unsigned j = 0; j < ex->n_coll; j++) {
+                struct fp_collector *c = ex->coll[j];
+                if (fp_export_is_stream(c->cfg->transport))
+                    continue; /* TCP/TLS/DTLS: through the lane (queue, spool, failover) */
+                if (c->nf != NULL) {
+                    fp_nf_encode(c->nf, burst, n, nf_clock);
+                    nf_sync_stats(c);
+                    continue;
+                }
+                if (c->cfg->protocol != FP_EXPORT_PROTOCOL_IPFIX) {
+                    /* NetFlow collector that could not be opened: nothing is sent */
+                    for (unsigned k = 0; k < n; k++) {
+                        uint64_t cnt[3];
+                        fp_export_record_counts(&burst[k], false, cnt);
+                        coll_not_sent(c, cnt[0], cnt[1], cnt[2]);
+                    }
+                    continue;
+                }
+                for (unsigned k = 0; k < n; k++)
+                    coll_put_flow(c, &burst[k], now);
             }
+            for (unsigned k = 0; k < n; k++)
+                for (unsigned l = 0; l < ex->n_lanes; l++)
+                    lane_offer(ex, ex->lanes[l], &burst[k], now);
             got += n;
         }
         for (unsigned l = 0; l < ex->n_lanes; l++)
-            lane_drain(ex, &ex->lanes[l], now, 256);
+            lane_drain(ex, ex->lanes[l], now, 256);
         now = mono_ms();
         if (got == 0 || now != last_tick) {
             last_tick = now;
             for (unsigned j = 0; j < ex->n_coll; j++)
-                coll_tick(&ex->coll[j], now);
+                coll_tick(ex->coll[j], now);
             if (ex->cfg.stats_interval_s && now >= ex->next_stats_ms) {
                 ex->next_stats_ms = now + ex->cfg.stats_interval_s * 1000ull;
                 get_metering(ex, &ms);
                 for (unsigned j = 0; j < ex->n_coll; j++)
-                    coll_send_stats(&ex->coll[j], &ms);
+                    coll_send_stats(ex->coll[j], &ms);
             }
         }
         if (got == 0) {
@@ -980,10 +1115,17 @@ static void *exporter_thread(void *arg)
         }
     }
 
+    pthread_mutex_lock(&ex->rq_lock);
+    ex->thread_exited = true; /* a request posted from now on is refused */
+    pthread_cond_broadcast(&ex->rq_cond);
+    pthread_mutex_unlock(&ex->rq_lock);
+
     drain_streams(ex);
     get_metering(ex, &ms);
     for (unsigned j = 0; j < ex->n_coll; j++) {
-        struct fp_collector *c = &ex->coll[j];
+        struct fp_collector *c = ex->coll[j];
+        if (c->nf != NULL)
+            coll_nf_flush(c);
         if (c->fb == NULL)
             continue;
         coll_emit(c);
@@ -991,7 +1133,7 @@ static void *exporter_thread(void *arg)
         coll_close(c);
     }
     for (unsigned j = 0; j < ex->n_coll; j++)
-        coll_close(&ex->coll[j]);
+        coll_close(ex->coll[j]);
     return NULL;
 }
 
@@ -1015,17 +1157,45 @@ static int resolve(struct fp_collector *c, int socktype)
     return 0;
 }
 
+static struct fp_collector *coll_alloc(struct fp_exporter *ex)
+{
+    struct fp_collector *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->ex = ex;
+    c->fd = -1;
+    pthread_mutex_init(&c->err_lock, NULL);
+    set_state(c, FP_COLLECTOR_STATE_DOWN);
+    return c;
+}
+
+/* Free a collector closed by coll_close (or never opened). Accepts NULL. */
+static void coll_free(struct fp_collector *c)
+{
+    if (c == NULL)
+        return;
+    free(c->msgbuf);
+    free(c->held);
+    free(c->sendq);
+    free(c->nf);
+    if (c->ssl_ctx)
+        SSL_CTX_free(c->ssl_ctx);
+    pthread_mutex_destroy(&c->err_lock);
+    free(c);
+}
+
+/* Open collector @p idx (ex->coll[idx] allocated by coll_alloc, config in ex->cfg). */
 static int coll_init(struct fp_exporter *ex, unsigned idx)
 {
-    struct fp_collector *c = &ex->coll[idx];
+    struct fp_collector *c = ex->coll[idx];
     const struct fp_collector_config *cc = &ex->cfg.collectors[idx];
     int rc;
 
     c->ex = ex;
     c->cfg = cc;
     c->idx = idx;
+    c->protocol = cc->protocol;
     c->fd = -1;
-    pthread_mutex_init(&c->err_lock, NULL);
     char name[sizeof(c->name)]; /* via a local: both strings live inside *ex (-Wrestrict) */
     if (cc->url[0])
         snprintf(name, sizeof(name), "%s", cc->url);
@@ -1036,6 +1206,10 @@ static int coll_init(struct fp_exporter *ex, unsigned idx)
     memcpy(c->name, name, sizeof(name));
     c->backoff_ms = ex->retry_min_ms;
     set_state(c, FP_COLLECTOR_STATE_DOWN);
+    if (cc->protocol != FP_EXPORT_PROTOCOL_IPFIX && cc->transport != FP_TRANSPORT_UDP) {
+        coll_error(c, "NetFlow is exported over UDP only");
+        return -EINVAL;
+    }
 
     switch (cc->transport) {
     case FP_TRANSPORT_FILE:
@@ -1062,6 +1236,8 @@ static int coll_init(struct fp_exporter *ex, unsigned idx)
             coll_error(c, "udp socket: %s", strerror(errno));
             return rc;
         }
+        if (cc->protocol != FP_EXPORT_PROTOCOL_IPFIX)
+            return coll_nf_open(c); /* NetFlow: no libfixbuf session */
         break;
     }
     case FP_TRANSPORT_TCP:
@@ -1108,36 +1284,93 @@ static int coll_init(struct fp_exporter *ex, unsigned idx)
     return rc;
 }
 
-/* Stream collectors share backlogs by lane: one each in mode all, one for all in failover. */
-static int lanes_init(struct fp_exporter *ex)
+static struct fp_export_lane *lane_new(struct fp_exporter *ex, const struct fp_collector_config *cc)
 {
     const struct fp_config *cfg = &ex->cfg;
     uint64_t spool_max = (uint64_t)(cfg->spool_max_mb ? cfg->spool_max_mb : 1024) << 20;
     uint32_t mem = cfg->queue_records; /* 0: no queue, records for a down collector are lost */
     bool failover = cfg->export_mode == FP_EXPORT_MODE_FAILOVER;
+    struct fp_export_lane *l = calloc(1, sizeof(*l));
+    char name[FP_CONFIG_STR + 16];
     int rc;
+
+    if (l == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    snprintf(name, sizeof(name), "%s%s:%u", failover ? "failover-" : "", cc->host,
+             (unsigned)cc->port);
+    if ((rc = fp_export_backlog_init(&l->bl, mem, cfg->spool_dir, name, spool_max,
+                                     cc->biflow)) < 0) {
+        fprintf(stderr, "flowpulse: export: spool %s: %s\n", cfg->spool_dir, strerror(-rc));
+        fp_export_backlog_fini(&l->bl);
+        free(l);
+        errno = -rc;
+        return NULL;
+    }
+    return l;
+}
+
+static void lane_free(struct fp_export_lane *l)
+{
+    if (l == NULL)
+        return;
+    fp_export_backlog_fini(&l->bl);
+    free(l);
+}
+
+/* Stream collectors share backlogs by lane: one each in mode all, one for all in failover. */
+static int lanes_init(struct fp_exporter *ex)
+{
+    const struct fp_config *cfg = &ex->cfg;
+    bool failover = cfg->export_mode == FP_EXPORT_MODE_FAILOVER;
 
     for (unsigned i = 0; i < cfg->n_collectors; i++) {
         const struct fp_collector_config *cc = &cfg->collectors[i];
         if (!fp_export_is_stream(cc->transport))
             continue;
-        struct fp_export_lane *l = &ex->lanes[failover && ex->n_lanes ? 0 : ex->n_lanes];
-        if (l->n_members == 0) {
-            char name[FP_CONFIG_STR + 16];
-            snprintf(name, sizeof(name), "%s%s:%u", failover ? "failover-" : "", cc->host,
-                     (unsigned)cc->port);
-            if ((rc = fp_export_backlog_init(&l->bl, mem, cfg->spool_dir, name, spool_max,
-                                             cc->biflow)) < 0) {
-                fprintf(stderr, "flowpulse: export: spool %s: %s\n", cfg->spool_dir,
-                        strerror(-rc));
-                return rc;
-            }
-            ex->n_lanes++;
+        struct fp_export_lane *l = failover && ex->n_lanes ? ex->lanes[0] : NULL;
+        if (l == NULL) {
+            l = lane_new(ex, cc);
+            if (l == NULL)
+                return -errno;
+            ex->lanes[ex->n_lanes++] = l;
         }
         l->members[l->n_members++] = i;
-        ex->coll[i].lane = l;
+        ex->coll[i]->lane = l;
     }
     return 0;
+}
+
+/* Make coll[]/n_coll visible to fp_exporter_get_stats on other threads. */
+static void publish(struct fp_exporter *ex)
+{
+    for (unsigned i = 0; i < ex->n_coll; i++)
+        atomic_store_explicit(&ex->pub[i], ex->coll[i], memory_order_release);
+    atomic_store_explicit(&ex->n_pub, ex->n_coll, memory_order_release);
+}
+
+static void ignore_sigpipe_for_tls(const struct fp_config *cfg)
+{
+    /* OpenSSL writes to the socket with write(): a collector that reset the connection must
+     * give EPIPE, not kill the process (standards.md §1.8). */
+    for (unsigned i = 0; i < cfg->n_collectors; i++)
+        if (cfg->collectors[i].transport == FP_TRANSPORT_TLS ||
+            cfg->collectors[i].transport == FP_TRANSPORT_DTLS)
+            signal(SIGPIPE, SIG_IGN);
+}
+
+static void set_retry(struct fp_exporter *ex)
+{
+    ex->retry_min_ms = ex->param_retry_min_ms ? ex->param_retry_min_ms
+                       : ex->cfg.retry_min_ms ? ex->cfg.retry_min_ms
+                                              : 60000;
+    ex->retry_max_ms = ex->param_retry_max_ms ? ex->param_retry_max_ms
+                       : ex->cfg.retry_max_ms ? ex->cfg.retry_max_ms
+                                              : 600000;
+    if (ex->retry_max_ms < ex->retry_min_ms)
+        ex->retry_max_ms = ex->retry_min_ms;
+    ex->drain_ms = ex->cfg.drain_timeout_ms;
 }
 
 struct fp_exporter *fp_exporter_create(const struct fp_exporter_params *p)
@@ -1153,6 +1386,8 @@ struct fp_exporter *fp_exporter_create(const struct fp_exporter_params *p)
         rc = -ENOMEM;
         goto fail;
     }
+    pthread_mutex_init(&ex->rq_lock, NULL);
+    pthread_cond_init(&ex->rq_cond, NULL);
     ex->cfg = *p->cfg;
     ex->n_rings = p->n_rings;
     if (p->n_rings) {
@@ -1169,38 +1404,40 @@ struct fp_exporter *fp_exporter_create(const struct fp_exporter_params *p)
     }
     ex->metering_stats = p->metering_stats;
     ex->metering_arg = p->metering_arg;
-    ex->retry_min_ms = p->tcp_retry_min_ms   ? p->tcp_retry_min_ms
-                       : ex->cfg.retry_min_ms ? ex->cfg.retry_min_ms
-                                              : 60000;
-    ex->retry_max_ms = p->tcp_retry_max_ms   ? p->tcp_retry_max_ms
-                       : ex->cfg.retry_max_ms ? ex->cfg.retry_max_ms
-                                              : 600000;
-    ex->drain_ms = ex->cfg.drain_timeout_ms;
-    if (ex->retry_max_ms < ex->retry_min_ms)
-        ex->retry_max_ms = ex->retry_min_ms;
+    ex->param_retry_min_ms = p->tcp_retry_min_ms;
+    ex->param_retry_max_ms = p->tcp_retry_max_ms;
+    set_retry(ex);
     ex->flush_ms = p->flush_ms ? p->flush_ms : 1000;
     ex->epid = p->exporting_process_id ? p->exporting_process_id : (uint32_t)getpid();
+    /* NetFlow sysUpTime origin: live = now; capture file = from the records (netflow.h) */
+    ex->nf_boot_ms = ex->cfg.capture_file[0] ? 0 : wall_ms();
     atomic_init(&ex->stop, false);
     ex->model = fbInfoModelAlloc();
     if (ex->model == NULL) {
         rc = -ENOMEM;
         goto fail;
     }
-    if (ex->cfg.export_enterprise)
-        fp_export_ie_model_add(ex->model, fp_export_ie_pen(&ex->cfg));
-    /* OpenSSL writes to the socket with write(): a collector that reset the connection must
-     * give EPIPE, not kill the process (standards.md §1.8). */
-    for (unsigned i = 0; i < ex->cfg.n_collectors; i++)
-        if (ex->cfg.collectors[i].transport == FP_TRANSPORT_TLS ||
-            ex->cfg.collectors[i].transport == FP_TRANSPORT_DTLS)
-            signal(SIGPIPE, SIG_IGN);
+    if (ex->cfg.export_enterprise) {
+        ex->ie_pen = fp_export_ie_pen(&ex->cfg);
+        fp_export_ie_model_add(ex->model, ex->ie_pen);
+        ex->ie_model_added = true;
+    }
+    ignore_sigpipe_for_tls(&ex->cfg);
+    for (unsigned i = 0; i < ex->cfg.n_collectors; i++) {
+        ex->coll[i] = coll_alloc(ex);
+        if (ex->coll[i] == NULL) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        ex->coll[i]->cfg = &ex->cfg.collectors[i];
+        ex->n_coll = i + 1;
+    }
     if ((rc = lanes_init(ex)) < 0)
         goto fail;
-    for (unsigned i = 0; i < ex->cfg.n_collectors; i++) {
-        ex->n_coll = i + 1;
+    for (unsigned i = 0; i < ex->cfg.n_collectors; i++)
         if ((rc = coll_init(ex, i)) < 0)
             goto fail;
-    }
+    publish(ex);
     ex->next_stats_ms = mono_ms() + ex->cfg.stats_interval_s * 1000ull;
     return ex;
 fail:
@@ -1216,6 +1453,9 @@ int fp_exporter_start(struct fp_exporter *ex)
     if (ex->started)
         return -EALREADY;
     atomic_store(&ex->stop, false);
+    pthread_mutex_lock(&ex->rq_lock);
+    ex->thread_exited = false;
+    pthread_mutex_unlock(&ex->rq_lock);
     int rc = pthread_create(&ex->thread, NULL, exporter_thread, ex);
     if (rc != 0)
         return -rc;
@@ -1240,36 +1480,40 @@ void fp_exporter_destroy(struct fp_exporter *ex)
     if (ex->started)
         fp_exporter_stop(ex);
     for (unsigned i = 0; i < ex->n_coll; i++) {
-        struct fp_collector *c = &ex->coll[i];
-        coll_close(c);
-        free(c->msgbuf);
-        free(c->held);
-        free(c->sendq);
-        if (c->ssl_ctx)
-            SSL_CTX_free(c->ssl_ctx);
-        pthread_mutex_destroy(&c->err_lock);
+        if (ex->coll[i] != NULL && ex->coll[i]->cfg != NULL)
+            coll_close(ex->coll[i]);
+        coll_free(ex->coll[i]);
     }
+    for (unsigned i = 0; i < ex->n_retired; i++)
+        coll_free(ex->retired[i]);
+    free(ex->retired);
     for (unsigned i = 0; i < ex->n_lanes; i++)
-        fp_export_backlog_fini(&ex->lanes[i].bl);
+        lane_free(ex->lanes[i]);
     if (ex->model)
         fbInfoModelFree(ex->model);
+    pthread_cond_destroy(&ex->rq_cond);
+    pthread_mutex_destroy(&ex->rq_lock);
     free(ex->rings);
     free(ex);
 }
 
 unsigned fp_exporter_collector_count(const struct fp_exporter *ex)
 {
-    return ex ? ex->n_coll : 0;
+    return ex ? atomic_load_explicit(&ex->n_pub, memory_order_acquire) : 0;
 }
 
 void fp_exporter_get_stats(const struct fp_exporter *ex, unsigned collector,
                            struct fp_collector_stats *out)
 {
     memset(out, 0, sizeof(*out));
-    if (ex == NULL || collector >= ex->n_coll)
+    if (ex == NULL || collector >= atomic_load_explicit(&ex->n_pub, memory_order_acquire))
         return;
-    /* Readers on other threads: relaxed loads; the error text under its mutex. */
-    struct fp_collector *c = (struct fp_collector *)(uintptr_t)&ex->coll[collector];
+    /* Readers on other threads: relaxed loads; the error text under its mutex. A collector
+     * object is never freed before fp_exporter_destroy, even when a reload removed it. */
+    struct fp_collector *c = atomic_load_explicit(&ex->pub[collector], memory_order_acquire);
+    if (c == NULL)
+        return;
+    out->protocol = c->protocol;
     out->messages = atomic_load_explicit(&c->st_messages, memory_order_relaxed);
     out->records = atomic_load_explicit(&c->st_records, memory_order_relaxed);
     out->octets = atomic_load_explicit(&c->st_octets, memory_order_relaxed);
@@ -1285,9 +1529,391 @@ void fp_exporter_get_stats(const struct fp_exporter *ex, unsigned collector,
     out->records_spooled = atomic_load_explicit(&c->st_spooled, memory_order_relaxed);
     out->records_resent = atomic_load_explicit(&c->st_resent, memory_order_relaxed);
     out->queue_dropped = atomic_load_explicit(&c->st_queue_dropped, memory_order_relaxed);
+    out->nf_skipped_ipv6 = atomic_load_explicit(&c->st_nf_skipped_ipv6, memory_order_relaxed);
+    out->nf_splits = atomic_load_explicit(&c->st_nf_splits, memory_order_relaxed);
+    out->nf_dirs_empty = atomic_load_explicit(&c->st_nf_dirs_empty, memory_order_relaxed);
     out->state = (enum fp_collector_state)atomic_load_explicit(&c->st_state,
                                                               memory_order_relaxed);
     pthread_mutex_lock(&c->err_lock);
     snprintf(out->last_error, sizeof(out->last_error), "%s", c->last_error);
     pthread_mutex_unlock(&c->err_lock);
+}
+
+/* ---------------------------------------------------------------- reconfiguration */
+
+static bool coll_same_settings(const struct fp_collector_config *a,
+                               const struct fp_collector_config *b)
+{
+    return a->transport == b->transport && a->protocol == b->protocol &&
+           strcmp(a->host, b->host) == 0 && a->port == b->port &&
+           strcmp(a->path, b->path) == 0 && a->biflow == b->biflow && a->mtu == b->mtu &&
+           strcmp(a->server_name, b->server_name) == 0 && strcmp(a->peer_cn, b->peer_cn) == 0;
+}
+
+static bool tls_settings_changed(const struct fp_config *a, const struct fp_config *b)
+{
+    return strcmp(a->tls_cert, b->tls_cert) != 0 || strcmp(a->tls_key, b->tls_key) != 0 ||
+           strcmp(a->tls_ca, b->tls_ca) != 0 || strcmp(a->tls_ciphers, b->tls_ciphers) != 0 ||
+           strcmp(a->tls_ciphersuites, b->tls_ciphersuites) != 0 ||
+           strcmp(a->tls_min_version, b->tls_min_version) != 0 ||
+           strcmp(a->tls_peer_cn, b->tls_peer_cn) != 0;
+}
+
+static void __attribute__((format(printf, 3, 4))) msg_add(char *msg, size_t len,
+                                                          const char *fmt, ...)
+{
+    size_t off = strnlen(msg, len);
+    if (off + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + off, len - off, fmt, ap);
+    va_end(ap);
+}
+
+/* Removed or replaced collector: ship what is encoded, wait a little for a stream
+ * collector to take it, send the final statistics, close, log its totals. */
+static void coll_retire_flush(struct fp_exporter *ex, struct fp_collector *c,
+                              const struct fp_metering_stats *ms)
+{
+    if (c->nf != NULL) {
+        coll_nf_flush(c);
+    } else if (c->fb != NULL) {
+        coll_emit(c);
+        if (c->fb != NULL)
+            coll_send_stats(c, ms);
+        if (fp_export_is_stream(c->cfg->transport)) {
+            uint64_t t0 = mono_ms();
+            while (c->fb != NULL && (fp_export_stream_pending(c) != 0 || c->held_n != 0) &&
+                   mono_ms() - t0 < 2000)
+                coll_stream_step(c, mono_ms(), 10);
+        }
+    }
+    coll_close(c);
+    (void)ex;
+    export_log(c->name, "removed by reconfiguration: %llu records, %llu messages, %llu octets "
+               "sent; %llu records not sent",
+               (unsigned long long)atomic_load(&c->st_records),
+               (unsigned long long)atomic_load(&c->st_messages),
+               (unsigned long long)atomic_load(&c->st_octets),
+               (unsigned long long)atomic_load(&c->st_not_sent));
+}
+
+/*
+ * The reconfiguration itself, on the exporter thread (or the caller's when not started).
+ * Collectors with the same URL and settings keep their object (session, templates,
+ * sequence numbers, counters, backlog); the others are flushed and closed (kept readable in
+ * retired[]) and the new ones opened. Settings the exporter cannot change while running
+ * (export.mode, queue_records, spool_dir, spool_max_mb, and export.pen once its elements
+ * are in the information model) keep their running values and are named in @p msg.
+ */
+static int apply_reconfigure(struct fp_exporter *ex, const struct fp_config *ncfg, char *msg,
+                             size_t len)
+{
+    struct fp_config *old = &ex->cfg;
+    struct fp_config *nc = malloc(sizeof(*nc));
+    struct fp_collector *ncoll[FP_MAX_COLLECTORS] = {0};
+    int match[FP_MAX_COLLECTORS];
+    bool keep[FP_MAX_COLLECTORS] = {false}, old_kept[FP_MAX_COLLECTORS] = {false};
+    struct fp_export_lane *inherit[FP_MAX_COLLECTORS] = {0};
+    unsigned n_kept = 0, n_added = 0, n_replaced = 0, n_removed = 0, n_resession = 0;
+    struct fp_metering_stats ms;
+    int rc = 0;
+
+    if (nc == NULL)
+        return -ENOMEM;
+    *nc = *ncfg;
+    /* settings that stay as they are while running */
+    if (nc->export_mode != old->export_mode || nc->queue_records != old->queue_records ||
+        strcmp(nc->spool_dir, old->spool_dir) != 0 || nc->spool_max_mb != old->spool_max_mb)
+        msg_add(msg, len, "export.mode/queue_records/spool_dir/spool_max_mb need a restart "
+                          "(kept); ");
+    nc->export_mode = old->export_mode;
+    nc->queue_records = old->queue_records;
+    memcpy(nc->spool_dir, old->spool_dir, sizeof(nc->spool_dir));
+    nc->spool_max_mb = old->spool_max_mb;
+    if (ex->ie_model_added && fp_export_ie_pen(nc) != ex->ie_pen) {
+        msg_add(msg, len, "export.pen needs a restart (kept %u); ", ex->ie_pen);
+        nc->export_pen = ex->ie_pen;
+    }
+    bool tls_changed = tls_settings_changed(old, nc);
+    bool enc_changed = nc->export_enterprise != old->export_enterprise ||
+                       nc->observation_domain != old->observation_domain;
+
+    /* 1. match new collectors to running ones by URL; allocate the new objects first */
+    for (unsigned j = 0; j < nc->n_collectors; j++) {
+        const struct fp_collector_config *ncc = &nc->collectors[j];
+        match[j] = -1;
+        for (unsigned i = 0; i < ex->n_coll; i++)
+            if (strcmp(old->collectors[i].url, ncc->url) == 0 && !old_kept[i]) {
+                match[j] = (int)i;
+                break;
+            }
+        if (match[j] >= 0) {
+            const struct fp_collector_config *occ = &old->collectors[match[j]];
+            bool tls = ncc->transport == FP_TRANSPORT_TLS || ncc->transport == FP_TRANSPORT_DTLS;
+            keep[j] = coll_same_settings(occ, ncc) && !(tls && tls_changed);
+            if (keep[j])
+                old_kept[match[j]] = true;
+        }
+        if (!keep[j] && (ncoll[j] = coll_alloc(ex)) == NULL) {
+            for (unsigned k = 0; k < j; k++)
+                if (!keep[k])
+                    coll_free(ncoll[k]);
+            free(nc);
+            return -ENOMEM;
+        }
+    }
+    size_t n_ret = 0;
+    for (unsigned i = 0; i < ex->n_coll; i++)
+        n_ret += !old_kept[i];
+    if (n_ret) {
+        struct fp_collector **r =
+            realloc(ex->retired, (ex->n_retired + n_ret) * sizeof(*ex->retired));
+        if (r == NULL) {
+            for (unsigned j = 0; j < nc->n_collectors; j++)
+                if (!keep[j])
+                    coll_free(ncoll[j]);
+            free(nc);
+            return -ENOMEM;
+        }
+        ex->retired = r;
+    }
+
+    /* 2. flush and close the collectors that go away; a replaced stream collector (same
+     * URL) hands its backlog over to its successor (mode all) */
+    get_metering(ex, &ms);
+    bool failover = old->export_mode == FP_EXPORT_MODE_FAILOVER;
+    for (unsigned i = 0; i < ex->n_coll; i++) {
+        struct fp_collector *c = ex->coll[i];
+        if (old_kept[i])
+            continue;
+        int succ = -1;
+        for (unsigned j = 0; j < nc->n_collectors; j++)
+            if (match[j] == (int)i)
+                succ = (int)j;
+        coll_retire_flush(ex, c, &ms);
+        if (c->lane != NULL && !failover) {
+            if (succ >= 0 && fp_export_is_stream(nc->collectors[succ].transport)) {
+                inherit[succ] = c->lane;
+            } else {
+                lane_discard(ex, c->lane);
+                lane_free(c->lane);
+            }
+        }
+        c->lane = NULL;
+        ex->retired[ex->n_retired++] = c;
+        if (succ >= 0)
+            n_replaced++;
+        else
+            n_removed++;
+    }
+
+    if (failover && ex->n_lanes) {
+        bool any = false;
+        for (unsigned j = 0; j < nc->n_collectors; j++)
+            any |= fp_export_is_stream(nc->collectors[j].transport);
+        if (!any) { /* the failover group is gone: its backlog is not sent */
+            lane_discard(ex, ex->lanes[0]);
+            lane_free(ex->lanes[0]);
+            ex->lanes[0] = NULL;
+            ex->n_lanes = 0;
+        }
+    }
+
+    /* 3. commit the new configuration and the new collector list */
+    for (unsigned j = 0; j < nc->n_collectors; j++)
+        if (keep[j])
+            ncoll[j] = ex->coll[match[j]];
+    *old = *nc; /* ex->cfg */
+    free(nc);
+    nc = NULL;
+    for (unsigned j = 0; j < ex->cfg.n_collectors; j++) {
+        ncoll[j]->cfg = &ex->cfg.collectors[j];
+        ncoll[j]->idx = j;
+        ex->coll[j] = ncoll[j];
+    }
+    for (unsigned j = ex->cfg.n_collectors; j < FP_MAX_COLLECTORS; j++)
+        ex->coll[j] = NULL;
+    ex->n_coll = ex->cfg.n_collectors;
+    set_retry(ex);
+    if (ex->cfg.export_enterprise && !ex->ie_model_added) {
+        ex->ie_pen = fp_export_ie_pen(&ex->cfg);
+        fp_export_ie_model_add(ex->model, ex->ie_pen);
+        ex->ie_model_added = true;
+    }
+    ignore_sigpipe_for_tls(&ex->cfg);
+
+    /* 4. lanes of the stream collectors */
+    if (failover) {
+        struct fp_export_lane *l = ex->n_lanes ? ex->lanes[0] : NULL;
+        if (l != NULL)
+            l->n_members = 0;
+        for (unsigned j = 0; j < ex->n_coll; j++) {
+            if (!fp_export_is_stream(ex->cfg.collectors[j].transport))
+                continue;
+            if (l == NULL && (l = lane_new(ex, &ex->cfg.collectors[j])) != NULL) {
+                ex->lanes[0] = l;
+                ex->n_lanes = 1;
+            }
+            if (l == NULL) {
+                msg_add(msg, len, "%s: no queue (%s); ", ex->cfg.collectors[j].url,
+                        strerror(errno));
+                rc = rc ? rc : -ENOMEM;
+                continue;
+            }
+            l->members[l->n_members++] = j;
+            ex->coll[j]->lane = l;
+        }
+
+    } else {
+        ex->n_lanes = 0;
+        for (unsigned j = 0; j < ex->n_coll; j++) {
+            struct fp_collector *c = ex->coll[j];
+            if (!fp_export_is_stream(ex->cfg.collectors[j].transport))
+                continue;
+            struct fp_export_lane *l = keep[j] ? c->lane : inherit[j];
+            if (l == NULL && (l = lane_new(ex, &ex->cfg.collectors[j])) == NULL) {
+                msg_add(msg, len, "%s: no queue (%s); ", ex->cfg.collectors[j].url,
+                        strerror(errno));
+                rc = rc ? rc : -ENOMEM;
+                continue;
+            }
+            l->n_members = 1;
+            l->members[0] = j;
+            c->lane = l;
+            ex->lanes[ex->n_lanes++] = l;
+        }
+    }
+
+    /* 5. open the new collectors; one that cannot be opened stays listed, down */
+    for (unsigned j = 0; j < ex->n_coll; j++) {
+        if (keep[j]) {
+            n_kept++;
+            continue;
+        }
+        if (match[j] < 0)
+            n_added++;
+        struct fp_collector *c = ex->coll[j];
+        if (fp_export_is_stream(ex->cfg.collectors[j].transport) && c->lane == NULL) {
+            c->cfg = &ex->cfg.collectors[j];
+            set_state(c, FP_COLLECTOR_STATE_DOWN);
+            continue;
+        }
+        int r = coll_init(ex, j);
+        if (r < 0) {
+            char e[FP_EXPORT_ERR_LEN];
+            pthread_mutex_lock(&c->err_lock);
+            snprintf(e, sizeof(e), "%s", c->last_error);
+            pthread_mutex_unlock(&c->err_lock);
+            msg_add(msg, len, "%s: cannot open: %s; ", c->name, e[0] ? e : strerror(-r));
+            coll_close(c);
+            set_state(c, FP_COLLECTOR_STATE_DOWN);
+            rc = rc ? rc : r;
+        } else {
+            export_log(c->name, "added by reconfiguration");
+        }
+    }
+
+    /* 6. running collectors whose encoding changed: templates exported again */
+    for (unsigned j = 0; j < ex->n_coll; j++) {
+        struct fp_collector *c = ex->coll[j];
+        if (!keep[j])
+            continue;
+        if (c->nf != NULL) {
+            struct fp_nf_params p;
+            nf_params(c, &p);
+            if (p.source_id != c->nf->p.source_id ||
+                p.active_timeout_s != c->nf->p.active_timeout_s ||
+                p.inactive_timeout_s != c->nf->p.inactive_timeout_s) {
+                coll_nf_flush(c); /* the open packet keeps its header */
+                c->nf->p.source_id = p.source_id;
+                c->nf->p.active_timeout_s = p.active_timeout_s;
+                c->nf->p.inactive_timeout_s = p.inactive_timeout_s;
+                fp_nf_templates_resend(c->nf);
+                n_resession++;
+            }
+            c->nf->p.template_refresh_pkts = p.template_refresh_pkts;
+            c->nf->p.template_refresh_ms = p.template_refresh_ms;
+            continue;
+        }
+        if (!enc_changed || c->cfg->protocol != FP_EXPORT_PROTOCOL_IPFIX)
+            continue;
+        n_resession++;
+        if (fp_export_is_stream(c->cfg->transport)) {
+            /* new transport session at once: unacknowledged records are sent again in it */
+            if (c->fb != NULL) {
+                coll_emit(c);
+                coll_tcp_down(c, mono_ms());
+            }
+            c->backoff_ms = ex->retry_min_ms;
+            c->next_retry_ms = 0;
+        } else if (c->fb != NULL) {
+            coll_emit(c);
+            coll_session_close(c);
+            int r = coll_session_open(c);
+            if (r < 0) {
+                msg_add(msg, len, "%s: new IPFIX session failed: %s; ", c->name, strerror(-r));
+                rc = rc ? rc : r;
+            }
+        }
+    }
+
+    /* 7. publish for the readers; options timer */
+    publish(ex);
+    ex->next_stats_ms = mono_ms() + ex->cfg.stats_interval_s * 1000ull;
+    msg_add(msg, len, "exporter: %u collector(s) kept, %u added, %u replaced, %u removed",
+            n_kept, n_added, n_replaced, n_removed);
+    if (n_resession)
+        msg_add(msg, len, ", templates exported again to %u", n_resession);
+    return rc;
+}
+
+int fp_exporter_reconfigure(struct fp_exporter *ex, const struct fp_config *new_cfg, char *msg,
+                            size_t len)
+{
+    char scratch[8];
+    int rc;
+
+    if (msg == NULL || len == 0) {
+        msg = scratch;
+        len = sizeof(scratch);
+    }
+    msg[0] = '\0';
+    if (ex == NULL || new_cfg == NULL || new_cfg->n_collectors > FP_MAX_COLLECTORS) {
+        snprintf(msg, len, "exporter: invalid reconfiguration request");
+        return -EINVAL;
+    }
+    if (!ex->started)
+        return apply_reconfigure(ex, new_cfg, msg, len);
+    pthread_mutex_lock(&ex->rq_lock);
+    while (ex->rq_busy && !ex->thread_exited)
+        pthread_cond_wait(&ex->rq_cond, &ex->rq_lock);
+    if (ex->thread_exited) {
+        pthread_mutex_unlock(&ex->rq_lock);
+        snprintf(msg, len, "exporter: stopping, configuration not changed");
+        return -ESHUTDOWN;
+    }
+    ex->rq_busy = true;
+    ex->rq_cfg = new_cfg;
+    ex->rq_msg = msg;
+    ex->rq_len = len;
+    ex->rq_done = false;
+    atomic_store_explicit(&ex->rq_pending, true, memory_order_release);
+    while (!ex->rq_done && !ex->thread_exited)
+        pthread_cond_wait(&ex->rq_cond, &ex->rq_lock);
+    if (ex->rq_done) {
+        rc = ex->rq_rc;
+    } else {
+        snprintf(msg, len, "exporter: stopping, configuration not changed");
+        rc = -ESHUTDOWN;
+    }
+    atomic_store_explicit(&ex->rq_pending, false, memory_order_release);
+    ex->rq_done = false;
+    ex->rq_busy = false;
+    ex->rq_cfg = NULL;
+    ex->rq_msg = NULL;
+    pthread_cond_broadcast(&ex->rq_cond);
+    pthread_mutex_unlock(&ex->rq_lock);
+    return rc;
 }

@@ -333,7 +333,7 @@ static void test_load_errors(void)
         {"flow = 5;\n", "1: flow: expected a group { ... }, got an integer"},
 
         {"export = {\n  collectors = (\n    { url = \"http://x\"; }\n  );\n};\n",
-         "3: export.collectors[0].url: unknown scheme \"http\" (expected udp://, tcp://, tls://, dtls://, file:)"},
+         "3: export.collectors[0].url: unknown scheme \"http\" (expected udp://, tcp://, tls://, dtls://, file:, nfv9+udp://, nfv5+udp://)"},
         {"export = {\n  collectors = (\n    { url = \"udp://a\"; },\n    { url = \"udp://::1\"; }\n"
          "  );\n};\n",
          "4: export.collectors[1].url: IPv6 addresses must be in brackets, e.g. "
@@ -526,9 +526,9 @@ static void test_collector_url(void)
         const char *url;
         const char *problem;
     } bad[] = {
-        {"http://x:80", "unknown scheme \"http\" (expected udp://, tcp://, tls://, dtls://, file:)"},
-        {"127.0.0.1:4739", "unknown scheme \"127.0.0.1\" (expected udp://, tcp://, tls://, dtls://, file:)"},
-        {"collector", "missing scheme (expected udp://, tcp://, tls://, dtls://, file:)"},
+        {"http://x:80", "unknown scheme \"http\" (expected udp://, tcp://, tls://, dtls://, file:, nfv9+udp://, nfv5+udp://)"},
+        {"127.0.0.1:4739", "unknown scheme \"127.0.0.1\" (expected udp://, tcp://, tls://, dtls://, file:, nfv9+udp://, nfv5+udp://)"},
+        {"collector", "missing scheme (expected udp://, tcp://, tls://, dtls://, file:, nfv9+udp://, nfv5+udp://)"},
         {"udp:127.0.0.1", "expected udp://HOST[:PORT]"},
         {"udp://", "missing host"},
         {"udp://:4739", "missing host"},
