@@ -141,7 +141,8 @@ static void snapshot_fill(void *arg, struct fp_snapshot *s)
                        fs.evicted_resource + fs.evicted_bucket + fs.split_overflow;
         }
         uint64_t cap = (uint64_t)cfg->flow_capacity * s->n_workers;
-        s->metering.unused_entries = cap > s->metering.active_flows ? cap - s->metering.active_flows : 0;
+        uint64_t act = s->metering.active_flows;
+        s->metering.unused_entries = cap > act ? cap - act : 0;
         s->metering.data_records = records;
     }
     s->metering.active_timeout_s = cfg->active_timeout_ms / 1000;
@@ -185,7 +186,8 @@ static void snapshot_fill(void *arg, struct fp_snapshot *s)
         sc->octets = cs.octets;
         sc->records_not_sent = cs.records_not_sent;
         sc->reconnects = cs.reconnects;
-        memcpy(sc->last_error, cs.last_error, FP_MIN(sizeof(sc->last_error), sizeof(cs.last_error)));
+        memcpy(sc->last_error, cs.last_error,
+               FP_MIN(sizeof(sc->last_error), sizeof(cs.last_error)));
         sc->last_error[sizeof(sc->last_error) - 1] = '\0';
         snap_templates(ex, i, sc);
     }
@@ -850,6 +852,15 @@ int main(int argc, char **argv)
     struct fp_exporter *ex = NULL;
     struct fp_snmp *snmp = NULL;
     struct fp_control *ctl = NULL;
+    /* Metering only: records carry no classification/QoE part, and there is nothing for
+     * FlowPulse's enterprise elements to say. */
+    bool metering_only = !cfg.qoe_enabled && !cfg.classify_enabled;
+    fp_export_set_compact(metering_only);
+    if (metering_only && cfg.export_enterprise) {
+        fp_log(FP_LOG_INFO, "main", "classification and QoE are off: exporting standard "
+               "elements only (export.enterprise_elements ignored)");
+        cfg.export_enterprise = false;
+    }
     for (unsigned i = 0; i < cfg.workers; i++) {
         char name[32];
         snprintf(name, sizeof(name), "fp_export_%u", i);

@@ -362,6 +362,7 @@ static void ext_release(void *arg, void *state)
  * flow started, also in active-timeout records). */
 static void fill_ext(struct fp_worker *w, struct fp_flow_record *rec, const struct flow_ext *x)
 {
+    memset(&rec->app, 0, sizeof(*rec) - offsetof(struct fp_flow_record, app));
     rec->app = x->cls.app;
     if (!w->cap->cfg->qoe_enabled)
         return;

@@ -17,6 +17,7 @@
 #define FP_EXPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <rte_ring.h>
@@ -29,6 +30,21 @@ FP_STATIC_ASSERT(sizeof(struct fp_flow_record) % 4 == 0, "rte_ring elem size mus
 
 /** Ring element size in bytes. */
 #define FP_EXPORT_RING_ESIZE ((unsigned)sizeof(struct fp_flow_record))
+
+/** Bytes of a record before the classification/QoE part (the metering-only record). */
+#define FP_EXPORT_RECORD_BASE ((unsigned)offsetof(struct fp_flow_record, app))
+FP_STATIC_ASSERT(offsetof(struct fp_flow_record, app) % 4 == 0, "base record is ring-friendly");
+
+/**
+ * Bytes of each record in the worker→exporter rings: FP_EXPORT_RING_ESIZE, or
+ * FP_EXPORT_RECORD_BASE when neither classification nor QoE runs (records then carry no
+ * extension, and moving 140 instead of ~730 bytes per record matters at millions of flows).
+ * Set once by fp_export_set_compact() before any ring is created; read-only afterwards.
+ */
+extern unsigned fp_export_record_size;
+
+/** Choose compact (metering-only) records. Call before creating rings and workers. */
+void fp_export_set_compact(bool compact);
 
 /**
  * Create an SP/SC ring of flow records without EAL (aligned heap memory + rte_ring_init).
@@ -50,7 +66,7 @@ void fp_export_ring_free(struct rte_ring *r);
 static inline bool fp_export_ring_put(struct rte_ring *r, const struct fp_flow_record *rec)
 {
     /* DPDK 22.11 takes a non-const pointer but only reads it. */
-    return rte_ring_sp_enqueue_elem(r, (void *)(uintptr_t)rec, FP_EXPORT_RING_ESIZE) == 0;
+    return rte_ring_sp_enqueue_elem(r, (void *)(uintptr_t)rec, fp_export_record_size) == 0;
 }
 
 /**
@@ -60,7 +76,7 @@ static inline bool fp_export_ring_put(struct rte_ring *r, const struct fp_flow_r
 static inline unsigned fp_export_ring_put_burst(struct rte_ring *r,
                                                 const struct fp_flow_record *recs, unsigned n)
 {
-    return rte_ring_sp_enqueue_burst_elem(r, (void *)(uintptr_t)recs, FP_EXPORT_RING_ESIZE, n,
+    return rte_ring_sp_enqueue_burst_elem(r, (void *)(uintptr_t)recs, fp_export_record_size, n,
                                           NULL);
 }
 

@@ -6,6 +6,13 @@
 
 #include "export/export.h"
 
+unsigned fp_export_record_size = FP_EXPORT_RING_ESIZE;
+
+void fp_export_set_compact(bool compact)
+{
+    fp_export_record_size = compact ? FP_EXPORT_RECORD_BASE : FP_EXPORT_RING_ESIZE;
+}
+
 struct rte_ring *fp_export_ring_create(const char *name, unsigned count)
 {
     if (count == 0 || count > RTE_RING_SZ_MASK) {
@@ -14,7 +21,7 @@ struct rte_ring *fp_export_ring_create(const char *name, unsigned count)
     }
     /* RING_F_EXACT_SZ: capacity is exactly count; storage is the next power of two above. */
     unsigned slots = rte_align32pow2(count + 1);
-    ssize_t sz = rte_ring_get_memsize_elem(FP_EXPORT_RING_ESIZE, slots);
+    ssize_t sz = rte_ring_get_memsize_elem(fp_export_record_size, slots);
     if (sz < 0) {
         errno = EINVAL;
         return NULL;

@@ -1051,7 +1051,9 @@ static void serve_request(struct fp_exporter *ex)
 static void *exporter_thread(void *arg)
 {
     struct fp_exporter *ex = arg;
-    struct fp_flow_record burst[BURST];
+    static __thread struct fp_flow_record burst[BURST];
+    static __thread uint8_t compact[BURST * FP_EXPORT_RECORD_BASE];
+    memset(burst, 0, sizeof(burst));
     struct fp_metering_stats ms;
     uint64_t last_tick = 0;
 
@@ -1062,8 +1064,19 @@ static void *exporter_thread(void *arg)
         unsigned got = 0;
         uint64_t now = mono_ms();
         for (unsigned i = 0; i < ex->n_rings; i++) {
-            unsigned n = rte_ring_sc_dequeue_burst_elem(ex->rings[i], burst,
-                                                        FP_EXPORT_RING_ESIZE, BURST, NULL);
+            unsigned n;
+            if (fp_export_record_size == FP_EXPORT_RING_ESIZE) {
+                n = rte_ring_sc_dequeue_burst_elem(ex->rings[i], burst, FP_EXPORT_RING_ESIZE,
+                                                   BURST, NULL);
+            } else {
+                /* Compact records: only the base part travels; the extension part of
+                 * burst[] stays zero (set once below). */
+                n = rte_ring_sc_dequeue_burst_elem(ex->rings[i], compact, fp_export_record_size,
+                                                   BURST, NULL);
+                for (unsigned k = 0; k < n; k++)
+                    memcpy(&burst[k], compact + (size_t)k * fp_export_record_size,
+                           fp_export_record_size);
+            }
             if (n == 0)
                 continue;
             uint64_t nf_clock = nf_now(ex);

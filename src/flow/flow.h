@@ -187,7 +187,8 @@ struct fp_flow_record {
     uint32_t vni;
     uint64_t flow_id;   /**< unique per exporter run: worker << 56 | sequence */
     struct fp_flow_dir dir[2];
-    /* Filled by the worker's extension (classification, QoE); zero without it. */
+    /* Filled by the worker's extension (classification, QoE). The flow cache leaves this
+     * part to the sink: it is not initialised without an extension (compact records). */
     struct fp_flow_app app;
     struct fp_qoe_result qoe;
     struct fp_flow_splt splt;
@@ -278,6 +279,30 @@ void fp_flow_table_destroy(struct fp_flow_table *t);
 void fp_flow_table_update_burst(struct fp_flow_table *t, const struct fp_pkt_meta *const *m,
                                 const uint8_t *const *frames, const uint64_t *ts_ns,
                                 uint16_t port_id, unsigned n);
+
+/**
+ * A burst of packets going through the cache in three steps, so that a worker can overlap the
+ * memory latency of one burst with the reading of the next: prepare (keys, hashes, fragment
+ * ports; prefetch buckets), prefetch (signature match; prefetch entries and extension state),
+ * commit (look up or insert, update, run the extension hook). Batches must be committed in
+ * the order they were prepared. The caller fills n, port_id, m, frames and ts_ns.
+ */
+#define FP_FLOW_BATCH_MAX 256
+struct fp_flow_batch {
+    unsigned n;
+    uint16_t port_id;
+    const struct fp_pkt_meta *m[FP_FLOW_BATCH_MAX];
+    const uint8_t *frames[FP_FLOW_BATCH_MAX]; /**< may hold NULLs without an extension */
+    uint64_t ts_ns[FP_FLOW_BATCH_MAX];
+    /* filled by prepare */
+    struct fp_flow_key keys[FP_FLOW_BATCH_MAX];
+    uint32_t hashes[FP_FLOW_BATCH_MAX];
+    int8_t src_ep[FP_FLOW_BATCH_MAX];
+};
+
+void fp_flow_batch_prepare(struct fp_flow_table *t, struct fp_flow_batch *b);
+void fp_flow_batch_prefetch(const struct fp_flow_table *t, const struct fp_flow_batch *b);
+void fp_flow_batch_commit(struct fp_flow_table *t, const struct fp_flow_batch *b);
 
 /** Expire what is due at @p now_ns (idle, active, TCP end). O(expired + rescheduled). */
 void fp_flow_table_advance(struct fp_flow_table *t, uint64_t now_ns);

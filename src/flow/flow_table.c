@@ -265,7 +265,9 @@ static inline void *ext_state(const struct fp_flow_table *t, uint32_t i)
 static void build_record(const struct fp_flow_table *t, const struct entry *e,
                          enum fp_end_reason reason, struct fp_flow_record *r)
 {
-    memset(r, 0, sizeof(*r));
+    /* The flow part only: the extension part (app, qoe, splt) belongs to the sink, which
+     * fills it when classification or QoE runs and never reads it otherwise. */
+    memset(r, 0, offsetof(struct fp_flow_record, app));
     int i = e->init_ep, o = !e->init_ep;
     memcpy(r->src, e->key.addr[i], 16);
     memcpy(r->dst, e->key.addr[o], 16);
@@ -641,65 +643,83 @@ static inline void update_entry(struct fp_flow_table *t, uint32_t i, int created
     }
 }
 
+void fp_flow_batch_prepare(struct fp_flow_table *t, struct fp_flow_batch *b)
+{
+    for (unsigned k = 0; k < b->n; k++) {
+        const struct fp_pkt_meta *p = b->m[k];
+        uint16_t sp = p->sport, dp = p->dport;
+        if (unlikely(p->frag != FP_FRAG_NONE)) {
+            if (p->frag == FP_FRAG_FIRST) {
+                frag_remember(t, p);
+            } else if (frag_lookup(t, p, &sp, &dp)) {
+                t->stats.frag_matched++;
+            } else {
+                t->stats.frag_unmatched++;
+            }
+        }
+        b->src_ep[k] = (int8_t)key_build(p, sp, dp, &b->keys[k]);
+        b->hashes[k] = fp_flow_key_hash(&b->keys[k]);
+        FP_PREFETCH(&t->buckets[b->hashes[k] & t->bucket_mask]);
+    }
+}
+
+void fp_flow_batch_prefetch(const struct fp_flow_table *t, const struct fp_flow_batch *b)
+{
+    for (unsigned k = 0; k < b->n; k++) {
+        const struct bucket *b1 = &t->buckets[b->hashes[k] & t->bucket_mask];
+        for (int w = 0; w < WAYS; w++) {
+            if (b1->sig[w] == b->hashes[k] && b1->ref[w]) {
+                uint32_t i = b1->ref[w] - 1;
+                const struct entry *e = &t->entries[i];
+                FP_PREFETCH(e);
+                FP_PREFETCH((const char *)e + 64);
+                if (t->ext_base)
+                    FP_PREFETCH(ext_state(t, i));
+                break;
+            }
+        }
+    }
+}
+
+void fp_flow_batch_commit(struct fp_flow_table *t, const struct fp_flow_batch *b)
+{
+    /* Sequential: a flow created earlier in the batch is found by later packets. */
+    for (unsigned k = 0; k < b->n; k++) {
+        uint64_t ts_us = b->ts_ns[k] / 1000;
+        if (ts_us > t->now_us)
+            t->now_us = ts_us;
+        uint32_t i = lookup(t, &b->keys[k], b->hashes[k]);
+        int created = 0;
+        if (i == EMPTY) {
+            if (unlikely(!t->wheel_started)) {
+                t->cur_tick = ts_us >> TICK_SHIFT;
+                t->wheel_started = 1;
+            }
+            i = insert(t, &b->keys[k], b->hashes[k]);
+            created = 1;
+        }
+        update_entry(t, i, created, b->src_ep[k], b->m[k], b->frames[k], b->ts_ns[k], b->port_id);
+    }
+    t->stats.packets += b->n;
+}
+
 void fp_flow_table_update_burst(struct fp_flow_table *t, const struct fp_pkt_meta *const *m,
                                 const uint8_t *const *frames, const uint64_t *ts_ns,
                                 uint16_t port_id, unsigned n)
 {
-    struct fp_flow_key keys[64];
-    uint32_t hashes[64];
-    int src_ep[64];
-
+    static __thread struct fp_flow_batch b;
     while (n > 0) {
         unsigned c = FP_MIN(n, 64u);
-        /* Stage 1: keys and hashes; prefetch both candidate buckets. */
+        b.n = c;
+        b.port_id = port_id;
         for (unsigned k = 0; k < c; k++) {
-            const struct fp_pkt_meta *p = m[k];
-            uint16_t sp = p->sport, dp = p->dport;
-            if (unlikely(p->frag != FP_FRAG_NONE)) {
-                if (p->frag == FP_FRAG_FIRST) {
-                    frag_remember(t, p);
-                } else if (frag_lookup(t, p, &sp, &dp)) {
-                    t->stats.frag_matched++;
-                } else {
-                    t->stats.frag_unmatched++;
-                }
-            }
-            src_ep[k] = key_build(p, sp, dp, &keys[k]);
-            hashes[k] = fp_flow_key_hash(&keys[k]);
-            FP_PREFETCH(&t->buckets[hashes[k] & t->bucket_mask]);
+            b.m[k] = m[k];
+            b.frames[k] = frames ? frames[k] : NULL;
+            b.ts_ns[k] = ts_ns[k];
         }
-        /* Stage 2: signature match → prefetch the candidate entry. */
-        for (unsigned k = 0; k < c; k++) {
-            const struct bucket *b1 = &t->buckets[hashes[k] & t->bucket_mask];
-            for (int w = 0; w < WAYS; w++) {
-                if (b1->sig[w] == hashes[k] && b1->ref[w]) {
-                    const struct entry *e = &t->entries[b1->ref[w] - 1];
-                    FP_PREFETCH(e);
-                    FP_PREFETCH((const char *)e + 64);
-                    break;
-                }
-            }
-        }
-        /* Stage 3: verify, update or insert (sequential: a flow created earlier in the
-         * burst is found by later packets). */
-        for (unsigned k = 0; k < c; k++) {
-            uint64_t ts_us = ts_ns[k] / 1000;
-            if (ts_us > t->now_us)
-                t->now_us = ts_us;
-            uint32_t i = lookup(t, &keys[k], hashes[k]);
-            int created = 0;
-            if (i == EMPTY) {
-                if (unlikely(!t->wheel_started)) {
-                    t->cur_tick = ts_us >> TICK_SHIFT;
-                    t->wheel_started = 1;
-                }
-                i = insert(t, &keys[k], hashes[k]);
-                created = 1;
-            }
-            update_entry(t, i, created, src_ep[k], m[k], frames ? frames[k] : NULL, ts_ns[k],
-                         port_id);
-        }
-        t->stats.packets += c;
+        fp_flow_batch_prepare(t, &b);
+        fp_flow_batch_prefetch(t, &b);
+        fp_flow_batch_commit(t, &b);
         m += c;
         if (frames)
             frames += c;
