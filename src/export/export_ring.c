@@ -32,7 +32,9 @@ struct rte_ring *fp_export_ring_create(const char *name, unsigned count)
         errno = ENOMEM;
         return NULL;
     }
-    memset(r, 0, alloc);
+    /* Only the header needs zeroing; the slots are written before they are read, and
+     * untouched pages of a large ring stay unmapped until used. */
+    memset(r, 0, sizeof(*r));
     int rc = rte_ring_init(r, name ? name : "fp_export", count,
                            RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
     if (rc < 0) {
