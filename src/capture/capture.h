@@ -88,6 +88,11 @@ void fp_capture_request_stop(struct fp_capture *c);
 /** Sum counters over workers (any thread; relaxed reads). */
 void fp_capture_get_totals(const struct fp_capture *c, struct fp_capture_totals *t);
 
+#define FP_CAPTURE_RSS_KEY_LEN 40
+
+/** The symmetric Toeplitz RSS key programmed into NICs (both directions → one queue). */
+const uint8_t *fp_capture_rss_key(void);
+
 /** Number of workers. */
 unsigned fp_capture_worker_count(const struct fp_capture *c);
 
