@@ -18,6 +18,12 @@
 #   pmacctd+nfprobe  plugin_pipe_zmq, IPFIX over UDP to nfcapd on 127.0.0.1.
 #   replay:flowpulse net_pcap vdev with infinite_rx=1 for BENCH_REPLAY_SECONDS (from memory).
 #   replay:testpmd   dpdk-testpmd rxonly on the same vdev: the DPDK ceiling for that replay.
+# Rows on the application-payload captures (fpgen --apps: TLS ClientHellos, QUIC Initials,
+# DNS, HTTP; profiles bench64app, benchimixapp), where classification really runs:
+#   fp-metering-only flowpulse -r FILE -o classify.enabled=false -o qoe.enabled=false
+#   fp-classify+qoe  flowpulse -r FILE with the defaults (classification and QoE on)
+# For IMIX captures a line after the table gives Gbps per worker core = bits of the frames in
+# the file / CPU seconds of the whole flowpulse process (one worker).
 # "exact" = the packets the probe exported (as decoded by a collector) == packets in the file.
 #
 # Environment:
@@ -32,6 +38,11 @@
 #                            their start-up, not counted, costs 15-80 s of wall time each)
 #   BENCH_REPLAY_MAX_MB=10240 skip a replay row whose mbuf pool would need more memory
 #   BENCH_FP_OPTS="..."      extra flowpulse arguments for every flowpulse row
+#   BENCH_APP_PROFILES="bench64app benchimixapp"  app-payload captures ("" = none)
+#   BENCH_APP_TOOLS="flowpulse-meter flowpulse-classify"  rows run on them
+#   BENCH_APP_RUNS=1         runs per app row (1 keeps make bench within its time budget)
+#   BENCH_APP64_PACKETS=1000000  size of bench64app (200k flows) unless BENCH_PACKETS is set:
+#                            decoding a 1M-flow export back takes ~1.5 min per row
 #   BENCH_ROW_LIMIT=60       per-run budget in wall seconds: a probe still running then is
 #                            stopped (SIGINT, SIGKILL 10 s later) and its row shows an upper
 #                            bound "<X" Mpps/CPU-s (it had not finished the file in that CPU time)
@@ -53,6 +64,10 @@ ROW_LIMIT=${BENCH_ROW_LIMIT:-60}
 REPLAY_RUNS=${BENCH_REPLAY_RUNS:-1}
 REPLAY_MAX_MB=${BENCH_REPLAY_MAX_MB:-10240}
 FP_OPTS=${BENCH_FP_OPTS:-}
+APP_PROFILES=${BENCH_APP_PROFILES-bench64app benchimixapp}
+APP_TOOLS=${BENCH_APP_TOOLS:-flowpulse-meter flowpulse-classify}
+APP_RUNS=${BENCH_APP_RUNS:-1}
+APP64_PACKETS=${BENCH_APP64_PACKETS:-1000000}
 
 DIR=$BUILD/bench
 WORK=$DIR/run
@@ -131,11 +146,11 @@ while ! udp_port_free $PORT; do PORT=$((PORT + 1)); done
 
 # ---- captures --------------------------------------------------------------------------------
 # name → path, packets in the file, longest frame
-declare -A CAP_PATH CAP_PKTS CAP_MAXLEN
+declare -A CAP_PATH CAP_PKTS CAP_MAXLEN CAP_BYTES CAP_APP
 CAP_NAMES=()
 
-fpgen_gen() { # profile, output path
-    local prof=$1 out=$2 fpgen=$BUILD/fpgen stamp="$2.stamp" want
+fpgen_gen() { # profile, output path [, packets (default BENCH_PACKETS)]
+    local prof=$1 out=$2 fpgen=$BUILD/fpgen stamp="$2.stamp" want PACKETS=${3:-$PACKETS}
     [ -x "$fpgen" ] ||
         { log "no $fpgen (scripts/fpgen.c); set BENCH_CAPTURES=name=path"; return 1; }
     # Regenerate only when the generator's source (or binary), the profile or the size change.
@@ -150,8 +165,8 @@ fpgen_gen() { # profile, output path
     local flows=()
     if [ -n "$PACKETS" ]; then
         case $prof in
-        bench64) flows=(--flows $(( (PACKETS + 4) / 5 ))) ;;
-        benchimix) flows=(--flows $(( (PACKETS + 41) / 42 ))) ;;
+        bench64*) flows=(--flows $(( (PACKETS + 4) / 5 ))) ;;
+        benchimix*) flows=(--flows $(( (PACKETS + 41) / 42 ))) ;;
         esac
         flows+=(--packets "$PACKETS")
     fi
@@ -167,6 +182,7 @@ add_capture() { # name, path
     CAP_PATH[$1]=$2
     CAP_PKTS[$1]=$(sed -n 's/.*packets=\([0-9]*\).*/\1/p' <<< "$info")
     CAP_MAXLEN[$1]=$(sed -n 's/.*max_caplen=\([0-9]*\).*/\1/p' <<< "$info")
+    CAP_BYTES[$1]=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' <<< "$info")
     log "capture $1: $2, ${CAP_PKTS[$1]} packets, longest frame ${CAP_MAXLEN[$1]} B"
 }
 
@@ -180,6 +196,15 @@ else
         fpgen_gen "$prof" "$f" && add_capture "$prof" "$f" || die "no capture for $prof"
     done
 fi
+# Application-payload captures: only the APP_TOOLS rows run on them.
+for prof in $APP_PROFILES; do
+    n=$PACKETS
+    [ -z "$n" ] && [[ $prof == bench64* ]] && n=$APP64_PACKETS
+    f=$DIR/$prof${n:+-$n}.pcap
+    fpgen_gen "$prof" "$f" "$n" && add_capture "$prof" "$f" || die "no capture for $prof"
+    CAP_APP[$prof]=1
+done
+tools_for() { if [ -n "${CAP_APP[$1]:-}" ]; then echo "$APP_TOOLS"; else echo "$TOOLS"; fi; }
 
 # ---- measurement plumbing --------------------------------------------------------------------
 # m_get FILE KEY: a value from bench_measure's line
@@ -293,19 +318,26 @@ fp_note() { # tag: flowpulse's own exit accounting, for the log
     grep -m1 -o 'packets received [0-9]*' "$WORK/$1.log" | awk '{print $3}'
 }
 
-row_flowpulse() { # cap tag
-    [ -x "$FLOWPULSE" ] || { record flowpulse "$1" "$2" 0 - - "n/a (no $FLOWPULSE)"; return; }
-    local out=$WORK/$2.ipfix bad
+fp_file_row() { # name cap tag [flowpulse options]
+    local name=$1 cap=$2 tag=$3; shift 3
+    [ -x "$FLOWPULSE" ] || { record "$name" "$cap" "$tag" 0 - - "n/a (no $FLOWPULSE)"; return; }
+    local out=$WORK/$tag.ipfix bad
     rm -f "$out"
     # shellcheck disable=SC2086
-    measure "$2" -t "$ROW_LIMIT" -- "$FLOWPULSE" -r "${CAP_PATH[$1]}" -w 1 \
-        -o capture.progress=false -e "file:$out" $FP_OPTS
-    hit_limit "$2" && { record flowpulse "$1" "$2" "${CAP_PKTS[$1]}" - stopped limit; return; }
-    bad=$(run_failed "$2")
-    [ -n "$bad" ] && { record flowpulse "$1" "$2" 0 - - "n/a ($bad)"; return; }
+    measure "$tag" -t "$ROW_LIMIT" -- "$FLOWPULSE" -r "${CAP_PATH[$cap]}" -w 1 \
+        -o capture.progress=false -e "file:$out" "$@" $FP_OPTS
+    hit_limit "$tag" &&
+        { record "$name" "$cap" "$tag" "${CAP_PKTS[$cap]}" - stopped limit; return; }
+    bad=$(run_failed "$tag")
+    [ -n "$bad" ] && { record "$name" "$cap" "$tag" 0 - - "n/a ($bad)"; return; }
     # Decoded later (ipfixDump is slow): only the median run's file is read back.
-    record flowpulse "$1" "$2" "${CAP_PKTS[$1]}" "?" "?" "ipfix=$out rx=$(fp_note "$2")"
+    record "$name" "$cap" "$tag" "${CAP_PKTS[$cap]}" "?" "?" "ipfix=$out rx=$(fp_note "$tag")"
 }
+row_flowpulse() { fp_file_row flowpulse "$1" "$2"; }
+row_flowpulse_meter() {
+    fp_file_row fp-metering-only "$1" "$2" -o classify.enabled=false -o qoe.enabled=false
+}
+row_flowpulse_classify() { fp_file_row fp-classify+qoe "$1" "$2"; }
 
 row_softflowd() { # cap tag
     local d=$WORK/$2.nfcapd bad tot
@@ -451,11 +483,12 @@ EOF
 T0=$SECONDS
 for cap in "${CAP_NAMES[@]}"; do
     cat "${CAP_PATH[$cap]}" > /dev/null # into the page cache before anything is timed
-    for tool in $TOOLS; do
+    for tool in $(tools_for "$cap"); do
         fn=row_${tool//-/_}
         declare -F "$fn" > /dev/null || die "unknown tool $tool (BENCH_TOOLS)"
         n=$RUNS
         [[ $tool == replay-* ]] && n=$REPLAY_RUNS
+        [ -n "${CAP_APP[$cap]:-}" ] && n=$APP_RUNS
         for r in $(seq "$n"); do
             tag=$tool-$cap-$r
             log "$tag ..."
@@ -482,15 +515,16 @@ pick_median() { # tool cap → the chosen result line
 }
 
 printf '\n'
-FMT='%-17s %-10s %11s %9s %10s %7s %7s %8s %8s %-10s %4s\n'
+FMT='%-17s %-12s %11s %9s %10s %7s %7s %8s %8s %-10s %4s\n'
 printf "$FMT" tool capture packets flows Mpps/CPU-s "CPU s" "wall s" "RSS MB" "B/flow" exact runs
-printf "$FMT" ----------------- ---------- ----------- --------- ---------- ------- ------- \
+printf "$FMT" ----------------- ------------ ----------- --------- ---------- ------- ------- \
     -------- -------- ---------- ----
-declare -A RATE
+declare -A RATE CPU
 for cap in "${CAP_NAMES[@]}"; do
-    for tool in $TOOLS; do
+    for tool in $(tools_for "$cap"); do
         case $tool in
         pcapread) name=libpcap-read ;; pmacctd) name=pmacctd+nfprobe ;;
+        flowpulse-meter) name=fp-metering-only ;; flowpulse-classify) name=fp-classify+qoe ;;
         replay-*) name=replay:${tool#replay-} ;; *) name=$tool ;;
         esac
         line=$(pick_median "$name" "$cap")
@@ -498,7 +532,7 @@ for cap in "${CAP_NAMES[@]}"; do
         runs=$(awk -F'\t' -v t="$name" -v c="$cap" '$1 == t && $2 == c' "$RESULTS" | wc -l)
         IFS=$'\t' read -r _ _ tag pk fl cpu wall rss ex note <<< "$line"
         if [[ $note == n/a* ]]; then
-            printf '%-17s %-10s %s\n' "$name" "$cap" "$note"
+            printf '%-17s %-12s %s\n' "$name" "$cap" "$note"
             continue
         fi
         if [ "$note" = limit ]; then # stopped before the end of the file: an upper bound
@@ -512,17 +546,18 @@ for cap in "${CAP_NAMES[@]}"; do
             f=${note#ipfix=}; f=${f%% *}; rx=$(sed -n 's/.*rx=\([0-9]*\).*/\1/p' <<< "$note")
             log "decoding $f"
             read -r xp fl <<< "$(ipfix_totals "$f")"
-            if [ "$name" = flowpulse ]; then
+            if [[ $name != replay:* ]]; then
                 ex=$(exact_word "$xp" "${CAP_PKTS[$cap]}")
             else # replay: exported packets must equal what flowpulse says it received
                 [ -n "$pk" ] || pk=$xp
                 ex="$(exact_word "$xp" "$pk")/rx"
             fi
-            [ -n "$rx" ] && [ "$name" = flowpulse ] && [ "$rx" != "${CAP_PKTS[$cap]}" ] &&
+            [ -n "$rx" ] && [[ $name != replay:* ]] && [ "$rx" != "${CAP_PKTS[$cap]}" ] &&
                 log "flowpulse says it received $rx packets, the file holds ${CAP_PKTS[$cap]}"
         fi
         mpps=$(awk -v p="$pk" -v c="$cpu" 'BEGIN {printf (c > 0 ? "%.2f" : "-"), p / c / 1e6}')
         RATE[$name,$cap]=$mpps
+        CPU[$name,$cap]=$cpu
         rssmb=$(awk -v k="$rss" 'BEGIN {printf "%.0f", k / 1024}')
         bpf=$(awk -v k="$rss" -v f="$fl" \
             'BEGIN {if (f + 0 > 0) printf "%.0f", k * 1024 / f; else printf "-"}')
@@ -535,11 +570,34 @@ ratio() { awk -v a="${RATE[$1]:-}" -v b="${RATE[$2]:-}" \
     'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "n/a"}'; }
 line="ratios (Mpps/CPU-s):"
 for cap in "${CAP_NAMES[@]}"; do
+    [ -n "${CAP_APP[$cap]:-}" ] && continue
     line="$line  $cap: flowpulse/softflowd $(ratio "flowpulse,$cap" "softflowd,$cap"),"
     line="$line flowpulse/libpcap-ceiling $(ratio "flowpulse,$cap" "libpcap-read,$cap"),"
     line="$line replay flowpulse/testpmd $(ratio "replay:flowpulse,$cap" "replay:testpmd,$cap");"
 done
 echo "$line"
+# Classification cost and Gbps per worker core on the app-payload captures.
+gbps() { # name cap → Gbps per core (frame bits / CPU s), or n/a
+    awk -v b="${CAP_BYTES[$2]:-0}" -v c="${CPU[$1,$2]:-0}" \
+        'BEGIN {if (b > 0 && c > 0) printf "%.2f", b * 8 / c / 1e9; else printf "n/a"}'
+}
+for cap in "${CAP_NAMES[@]}"; do
+    [ -n "${CAP_APP[$cap]:-}" ] || continue
+    line="$cap: classification+QoE / metering-only Mpps/CPU-s"
+    line="$line $(ratio "fp-classify+qoe,$cap" "fp-metering-only,$cap")"
+    if [[ $cap == *imix* ]]; then
+        line="$line; Gbps per worker core (frame bits / CPU s of the whole process):"
+        line="$line metering only $(gbps fp-metering-only "$cap"),"
+        line="$line classification + QoE $(gbps fp-classify+qoe "$cap") (goal >= 10)"
+    fi
+    echo "$line"
+done
+if [ -n "$APP_PROFILES" ]; then
+    echo "(app-payload captures: $APP_RUNS run(s) per row (BENCH_APP_RUNS);" \
+         "bench64app ${PACKETS:-$APP64_PACKETS} packets (BENCH_APP64_PACKETS), reduced to keep" \
+         "make bench within its time; 64-byte profile: handshake and DNS/NTP/QUIC Initial" \
+         "packets at natural size, the rest 64 B)"
+fi
 echo "(median of $RUNS runs ($REPLAY_RUNS for replays) by Mpps/CPU-s; CPU = user+sys of the" \
      "probe's whole process tree; RSS = peak; exact = exported packets == packets in the file;" \
      "total $((SECONDS - T0)) s)"
