@@ -276,6 +276,7 @@ static inline uint64_t live_now_ns(const struct fp_capture *c)
 /* capture.pace: hold the reading thread until the wall clock catches up with the capture
  * clock scaled by the pace. Replay/test feature; at pace 0 it is never called. */
 static void worker_query_slice(struct fp_worker *w, struct flow_query *q, bool finish);
+static void pipe_drain(struct fp_worker *w);
 
 /* w: the worker that waits (it keeps answering flow queries), NULL for the distributor. */
 static void pace_wait(struct fp_capture *c, struct fp_worker *w, uint64_t ts_ns)
@@ -295,6 +296,13 @@ static void pace_wait(struct fp_capture *c, struct fp_worker *w, uint64_t ts_ns)
         return;
     uint64_t due = c->pace_start_ns +
                    (uint64_t)((__uint128_t)(ts_ns - c->pace_first_ts_ns) * 1000 / c->cfg->pace_milli);
+    /* Before a wait, everything read so far reaches the cache and the clock moves on, so
+     * flows expire during a paced silence as they would live. */
+    if (w && now < due) {
+        pipe_drain(w);
+        if (w->committed_ts > 0)
+            fp_flow_table_advance(w->ft, w->committed_ts);
+    }
     while (now < due && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
         if (w) {
             struct flow_query *q = atomic_load_explicit(&w->query, memory_order_acquire);

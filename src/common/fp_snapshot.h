@@ -23,7 +23,7 @@
 #define FP_SNAP_ERROR_LEN 128
 #define FP_SNAP_CLASS_NAME_LEN 32
 #define FP_SNAP_MAX_TEMPLATES 16       /**< templates in use per collector */
-#define FP_SNAP_MAX_TEMPLATE_FIELDS 32 /**< fields per template */
+#define FP_SNAP_MAX_TEMPLATE_FIELDS 128 /**< fields per template (FlowPulse biflow IPv6: 98) */
 #define FP_SNAP_MAX_CLASSES 32
 
 /** Export protocol of a collector (the IPFIX-MIB ipfixVersion values). */

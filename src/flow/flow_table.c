@@ -673,8 +673,12 @@ void fp_flow_batch_prefetch(const struct fp_flow_table *t, const struct fp_flow_
                 const struct entry *e = &t->entries[i];
                 FP_PREFETCH(e);
                 FP_PREFETCH((const char *)e + 64);
-                if (t->ext_base)
-                    FP_PREFETCH(ext_state(t, i));
+                if (t->ext_base) {
+                    /* The extension's hot fields spread over its lines: fetch them all. */
+                    const char *x = ext_state(t, i);
+                    for (uint32_t off = 0; off < t->ext.size; off += 64)
+                        FP_PREFETCH(x + off);
+                }
                 break;
             }
         }
