@@ -53,7 +53,7 @@ static void remove_leftovers(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
-    char path[FP_CONFIG_STR * 2 + 64];
+    char path[FP_CONFIG_STR * 2 + 320]; /* dir + "/" + d_name (256) */
     size_t sl = strlen(SPOOL_SUFFIX);
 
     if (d == NULL)

@@ -124,7 +124,7 @@ static size_t mk_oid(const struct fp_snmp *s, oid *out, const uint32_t *suffix, 
 static void add_obj(netsnmp_variable_list **vl, const struct fp_snmp *s, const uint32_t *suffix,
                     size_t n)
 {
-    uint32_t o[FP_SNMP_OID_MAX];
+    uint32_t o[FP_SNMP_OID_MAX] = {0};
     size_t len = 0;
     for (size_t i = 0; i < s->root_len; i++)
         o[len++] = s->root[i];
