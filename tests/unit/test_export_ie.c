@@ -120,7 +120,20 @@ struct t_out {
     struct t_rec rec[32];
     unsigned n;
     bool learnt_ok; /* bare model: names, types and descriptions learnt from RFC 5610 */
+    /* Decoded strings and lists point into the collector's buffers: freed after the checks. */
+    fBuf_t *fb;
+    fbInfoModel_t *model;
 };
+
+static void t_out_free(struct t_out *o)
+{
+    if (o->fb)
+        fBufFree(o->fb);
+    if (o->model)
+        fbInfoModelFree(o->model);
+    o->fb = NULL;
+    o->model = NULL;
+}
 
 static fbTemplate_t *t_tmpl(fbInfoModel_t *m)
 {
@@ -212,8 +225,8 @@ static int t_decode(const char *path, bool xml, struct t_out *o)
         o->learnt_ok = ie && ie->ent == T_PEN && ie->num == FP_IE_APP_CLASS &&
                        ie->type == FB_STRING && rv && rv->num == (FP_IE_RTT_MIN_US | 0x4000);
     }
-    fBufFree(fb);
-    fbInfoModelFree(m);
+    o->fb = fb;
+    o->model = m;
     return rc;
 }
 
@@ -294,6 +307,8 @@ static const char *const t_class_names[] = {
 
 static bool t_str(const fbVarfield_t *v, const char *want)
 {
+    if (v->len == 0)
+        return want[0] == '\0'; /* an empty varfield may have a NULL buffer */
     return v->len == strlen(want) && memcmp(v->buf, want, v->len) == 0;
 }
 
@@ -446,6 +461,7 @@ static void t_run(bool biflow, bool xml_model, const char *tag)
     for (unsigned i = 0; i < N_VEC && k < out.n; i++)
         for (unsigned d = 0; d < (biflow ? 1u : 2u) && k < out.n; d++)
             t_check(&out.rec[k++], &in[i], d, biflow);
+    t_out_free(&out);
     unlink(path);
 }
 
