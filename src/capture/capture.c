@@ -287,9 +287,10 @@ static void pace_wait(struct fp_capture *c, struct fp_worker *w, uint64_t ts_ns)
         c->pace_first_ts_ns = c->pace_last_ts_ns = ts_ns;
         return;
     }
-    /* Silences longer than 5 s of capture time are cut to 5 s (merged captures span years). */
-    if (ts_ns > c->pace_last_ts_ns + 5 * FP_NS_PER_S)
-        c->pace_first_ts_ns += ts_ns - c->pace_last_ts_ns - 5 * FP_NS_PER_S;
+    /* Silences longer than capture.pace_max_gap are cut to it (merged captures span years). */
+    uint64_t gap = (uint64_t)c->cfg->pace_max_gap_ms * FP_NS_PER_MS;
+    if (ts_ns > c->pace_last_ts_ns + gap)
+        c->pace_first_ts_ns += ts_ns - c->pace_last_ts_ns - gap;
     if (ts_ns > c->pace_last_ts_ns)
         c->pace_last_ts_ns = ts_ns;
     if (ts_ns <= c->pace_first_ts_ns)

@@ -90,6 +90,8 @@ const struct fp_config_setting fp_config_settings[] = {
     {"capture.pace", FP_CONFIG_DURATION, 0, 0, 1000000, 0, NULL, NULL, 1000,
      CFG_FIELD(pace_milli),
      "replay speed of -r: 0 = as fast as possible, 1 = the capture's own timing, 2 = twice"},
+    {"capture.pace_max_gap", FP_CONFIG_DURATION, 0, 0, 86400000, 5000, NULL, NULL, 1000,
+     CFG_FIELD(pace_max_gap_ms), "paced replay: silences longer than this are cut to it"},
 
     {"decode.tunnels", FP_CONFIG_ENUM, 0, 0, 0, 0, "inner", tunnel_names, 0,
      CFG_FIELD(decap_tunnels), "meter the inner or the outer packet of tunnels"},

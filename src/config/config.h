@@ -85,6 +85,7 @@ struct fp_config {
     bool progress;              /**< show progress on a terminal (default true) */
     uint32_t duration_s;        /**< capture.duration: stop after N seconds (0 = no limit) */
     uint32_t pace_milli;        /**< capture.pace x 1000: -r replay speed (0 = full speed) */
+    uint32_t pace_max_gap_ms;   /**< capture.pace_max_gap: longer silences are cut (default 5 s) */
 
     /* decode */
     bool decap_tunnels;         /**< meter inner flows of tunnels (default true) */
