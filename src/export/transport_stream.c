@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -265,6 +266,64 @@ static int tls_start(struct fp_collector *c, enum fp_export_fail *reason, char *
     return 0;
 }
 
+/* Is @p cn (@p n octets) one of the comma-separated names of @p list (spaces around names
+ * ignored, ASCII case ignored)? */
+static bool cn_listed(const char *list, const char *cn, size_t n)
+{
+    const char *p = list;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        const char *e = p;
+        while (*e != '\0' && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if ((size_t)(t - p) == n && n > 0 && strncasecmp(p, cn, n) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+/*
+ * RFC 7011 §11: explicit allow-list of collector certificates by Common Name (collector
+ * peer_cn, else export.tls_peer_cn; "" = no list). Checked after OpenSSL verified the chain
+ * and the name, before anything is written. A CN with an embedded NUL never matches.
+ */
+static int peer_cn_check(struct fp_collector *c, enum fp_export_fail *reason, char *why,
+                         size_t len)
+{
+    const char *list = c->cfg->peer_cn[0] ? c->cfg->peer_cn : c->ex->cfg.tls_peer_cn;
+    if (list[0] == '\0')
+        return 0;
+    X509 *peer = SSL_get0_peer_certificate(c->ssl);
+    const X509_NAME *subj = peer ? X509_get_subject_name(peer) : NULL;
+    char first[128] = "";
+    for (int i = -1; subj != NULL;) {
+        i = X509_NAME_get_index_by_NID(subj, NID_commonName, i);
+        if (i < 0)
+            break;
+        const ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+        unsigned char *u = NULL;
+        int n = ASN1_STRING_to_UTF8(&u, d);
+        if (n < 0)
+            continue;
+        bool ok = memchr(u, '\0', (size_t)n) == NULL && cn_listed(list, (const char *)u,
+                                                                  (size_t)n);
+        if (first[0] == '\0')
+            snprintf(first, sizeof(first), "%.*s", n, (const char *)u);
+        OPENSSL_free(u);
+        if (ok)
+            return 0;
+    }
+    snprintf(why, len, "TLS: collector certificate CN \"%s\" is not in the allowed list "
+             "(%s \"%s\")", first[0] ? first : "(none)",
+             c->cfg->peer_cn[0] ? "collector peer_cn" : "export.tls_peer_cn", list);
+    return fail(reason, FP_EXPORT_FAIL_NAME_MISMATCH, -EKEYREJECTED);
+}
+
 int fp_export_stream_progress(struct fp_collector *c, int timeout_ms, uint64_t started_ms,
                               enum fp_export_fail *reason, char *why, size_t len)
 {
@@ -299,6 +358,8 @@ int fp_export_stream_progress(struct fp_collector *c, int timeout_ms, uint64_t s
         int r = SSL_connect(c->ssl);
         if (r == 1) {
             c->handshaking = false;
+            if ((rc = peer_cn_check(c, reason, why, len)) < 0)
+                return rc;
             return 1;
         }
         int e = SSL_get_error(c->ssl, r);

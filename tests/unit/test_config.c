@@ -861,13 +861,23 @@ static void test_tls_export_settings(void)
     char path[256];
     write_file("tls.conf",
                "export = { tls_cert = \"c\"; tls_key = \"k\"; tls_ca = \"a\";\n"
-               "  collectors = ( { url = \"tls://10.0.0.1\"; server_name = \"ipfix.test\"; } );"
+               "  tls_peer_cn = \"a.test, b.test\";\n"
+               "  collectors = ( { url = \"tls://10.0.0.1\"; server_name = \"ipfix.test\";"
+               " peer_cn = \"ipfix.test\"; }, { url = \"dtls://10.0.0.2\"; } );"
                " };\n",
                path, sizeof(path));
     fp_config_defaults(&c);
+    CU_ASSERT_STRING_EQUAL(c.tls_peer_cn, ""); /* default: no CN allow-list */
     CU_ASSERT_EQUAL_FATAL(fp_config_load_file(&c, path, errbuf, sizeof(errbuf)), 0);
     CU_ASSERT_STRING_EQUAL(c.collectors[0].server_name, "ipfix.test");
     CU_ASSERT_EQUAL(c.collectors[0].port, 4740);
+    /* RFC 7011 section 11 CN allow-list: global, and per collector (replaces the global) */
+    CU_ASSERT_STRING_EQUAL(c.tls_peer_cn, "a.test, b.test");
+    CU_ASSERT_STRING_EQUAL(c.collectors[0].peer_cn, "ipfix.test");
+    CU_ASSERT_STRING_EQUAL(c.collectors[1].peer_cn, "");
+    CU_ASSERT_EQUAL(fp_config_override(&c, "export.tls_peer_cn=c.test", errbuf, sizeof(errbuf)),
+                    0);
+    CU_ASSERT_STRING_EQUAL(c.tls_peer_cn, "c.test");
 }
 
 void fp_test_register_config(void);

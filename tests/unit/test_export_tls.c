@@ -611,6 +611,160 @@ static void test_backlog_caps(void)
     CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
+/* ------------------------------------------------------------------ CN allow-list */
+
+/* Export 100 records to a "collector" server (CN collector.test) with the given global and
+ * per-collector allow-lists. @return records the server received; *st gets the stats. */
+static unsigned cn_run(const char *global, const char *own, struct fp_collector_stats *st,
+                       struct srv **out)
+{
+    struct srv *s = srv_start("collector", 0);
+    struct fp_config cfg;
+    tls_cfg(&cfg, s->port, "127.0.0.1", NULL, "exporter");
+    cfg.drain_timeout_ms = 0;
+    snprintf(cfg.tls_peer_cn, sizeof(cfg.tls_peer_cn), "%s", global);
+    snprintf(cfg.collectors[0].peer_cn, sizeof(cfg.collectors[0].peer_cn), "%s", own);
+    struct rte_ring *r = fp_export_ring_create("t", 256);
+    struct fp_exporter *ex = mk_exporter(&cfg, &r);
+    CU_ASSERT_FATAL(ex != NULL);
+    CU_ASSERT_EQUAL(fp_exporter_start(ex), 0);
+    push(r, 0, 100);
+    sleep_ms(500);
+    fp_exporter_get_stats(ex, 0, st);
+    fp_exporter_stop(ex);
+    fp_exporter_destroy(ex);
+    fp_export_ring_free(r);
+    sleep_ms(50);
+    srv_stop(s);
+    bool ordered;
+    *out = s;
+    return find_ids(s->plain, s->plain_len, 0, 100, &ordered);
+}
+
+static void test_tls_peer_cn(void)
+{
+    if (!certs_ready())
+        CU_FAIL_FATAL("no test certificates");
+    struct fp_collector_stats st;
+    struct srv *s;
+    /* accepted: listed (ASCII case and spaces ignored), globally or per collector */
+    static const char *const ok[][2] = {
+        {"a.test, Collector.TEST ,b.test", ""},
+        {"other.test", "collector.test"},
+    };
+    for (unsigned i = 0; i < 2; i++) {
+        CU_ASSERT_EQUAL(cn_run(ok[i][0], ok[i][1], &st, &s), 100);
+        CU_ASSERT_EQUAL(st.failures[FP_EXPORT_FAIL_NAME_MISMATCH], 0);
+        CU_ASSERT_EQUAL(s->handshakes_ok, 1);
+        srv_free(s);
+    }
+    /* refused: not listed (a prefix, a suffix, or the per-collector list replaces the global
+     * one); the chain and the name verified, yet not one byte of IPFIX was written */
+    static const char *const bad[][2] = {
+        {"collector", ""},
+        {"x.collector.test,collector.tes", ""},
+        {"collector.test", "other.test"},
+    };
+    for (unsigned i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL(cn_run(bad[i][0], bad[i][1], &st, &s), 0);
+        CU_ASSERT(st.failures[FP_EXPORT_FAIL_NAME_MISMATCH] >= 2); /* retried, refused again */
+        CU_ASSERT_PTR_NOT_NULL(strstr(st.last_error, "CN \"collector.test\" is not in the "
+                                                     "allowed list"));
+        if (strstr(st.last_error, "not in the allowed list") == NULL)
+            fprintf(stderr, "\nlast_error: %s\n", st.last_error);
+        CU_ASSERT_EQUAL(st.records, 0);
+        CU_ASSERT_NOT_EQUAL(st.state, FP_COLLECTOR_STATE_UP);
+        CU_ASSERT(s->handshakes_ok >= 1); /* the TLS handshake itself succeeded */
+        CU_ASSERT_EQUAL(s->plain_len, 0);
+        CU_ASSERT_FALSE(has_ipfix_header(s->raw, s->raw_len));
+        srv_free(s);
+    }
+}
+
+/* ------------------------------------------------------------------ spool through the exporter */
+
+static uint64_t dir_bytes(const char *dir, unsigned *files)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "find %s -name '*.fpspool' -printf '%%s\\n' 2>/dev/null", dir);
+    FILE *p = popen(cmd, "r");
+    unsigned long long v, sum = 0;
+    *files = 0;
+    if (p == NULL)
+        return 0;
+    while (fscanf(p, "%llu", &v) == 1) {
+        sum += v;
+        (*files)++;
+    }
+    pclose(p);
+    return sum;
+}
+
+/* Collector down: a small memory queue overflows into a 1 MiB spool; beyond the cap the
+ * oldest records are dropped and counted not sent (notSentFlowTotalCount); when the
+ * collector returns, exactly the newest records arrive, in order. */
+static void test_tls_spool_cap(void)
+{
+    if (!certs_ready())
+        CU_FAIL_FATAL("no test certificates");
+    char dir[128];
+    snprintf(dir, sizeof(dir), "/tmp/fp_test_spoolx_%d", (int)getpid());
+    struct srv *s0 = srv_start("collector", 0); /* only to get a free port */
+    uint16_t port = s0->port;
+    srv_stop(s0);
+    srv_free(s0);
+    struct fp_config cfg;
+    tls_cfg(&cfg, port, "localhost", NULL, "exporter");
+    cfg.queue_records = 64;
+    cfg.spool_max_mb = 1;
+    cfg.drain_timeout_ms = 5000;
+    snprintf(cfg.spool_dir, sizeof(cfg.spool_dir), "%s", dir);
+    struct rte_ring *r = fp_export_ring_create("t", 8192);
+    struct fp_exporter *ex = mk_exporter(&cfg, &r);
+    CU_ASSERT_FATAL(ex != NULL);
+    fp_exporter_start(ex);
+    const unsigned n = 5000; /* 3.9 MB of records: well past the cap */
+    push(r, 0, n);
+    struct fp_collector_stats st;
+    for (int i = 0; i < 200; i++) {
+        fp_exporter_get_stats(ex, 0, &st);
+        if (st.records_queued + st.queue_dropped == n)
+            break;
+        sleep_ms(10);
+    }
+    unsigned files;
+    uint64_t bytes = dir_bytes(dir, &files);
+    CU_ASSERT(files >= 2);
+    CU_ASSERT(bytes > 0 && bytes <= (1u << 20)); /* size-capped */
+    CU_ASSERT(st.records_spooled > 0);
+    CU_ASSERT(st.queue_dropped > 0);
+    CU_ASSERT_EQUAL(st.records_queued + st.queue_dropped, n);
+    CU_ASSERT_EQUAL(st.records_not_sent, st.queue_dropped); /* one uniflow record each */
+    uint64_t dropped = st.queue_dropped;
+    struct srv *s = srv_start("collector", port);
+    wait_state(ex, FP_COLLECTOR_STATE_UP, 3000);
+    fp_exporter_stop(ex);
+    fp_exporter_get_stats(ex, 0, &st);
+    CU_ASSERT_EQUAL(st.records, n - dropped);
+    CU_ASSERT_EQUAL(st.records_not_sent, dropped);
+    CU_ASSERT_EQUAL(st.records_queued, 0);
+    fp_exporter_destroy(ex);
+    fp_export_ring_free(r);
+    sleep_ms(50);
+    srv_stop(s);
+    bool ordered, o2;
+    CU_ASSERT_EQUAL(find_ids(s->plain, s->plain_len, (unsigned)dropped, n - (unsigned)dropped,
+                             &ordered),
+                    n - dropped);
+    CU_ASSERT(ordered);
+    CU_ASSERT_EQUAL(find_ids(s->plain, s->plain_len, 0, (unsigned)dropped, &o2), 0);
+    CU_ASSERT_EQUAL(dir_bytes(dir, &files), 0); /* removed at stop */
+    srv_free(s);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 static void test_tls_cleanup(void)
 {
     if (certdir[0] != '\0') {
@@ -634,6 +788,8 @@ void fp_test_register_export_tls(void)
         {"tls wrong client cert", test_tls_wrong_client_cert},
         {"tls missing file", test_tls_missing_file},
         {"tls reconnect", test_tls_reconnect},
+        {"tls peer cn allow-list", test_tls_peer_cn},
+        {"tls spool cap", test_tls_spool_cap},
         {"cleanup", test_tls_cleanup},
         CU_TEST_INFO_NULL,
     };

@@ -1,0 +1,152 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Collector outage: an IPFIX-over-TLS collector (socat OPENSSL-LISTEN, client certificate
+# required → file → ipfixDump) is killed while a generated capture plays at its own pace
+# (capture.pace), stays down for FP_OUTAGE_SECONDS (default 10; the issue's 30 s works with
+# FP_OUTAGE_SECONDS=30) and comes back on the same port. Then:
+#   - every record arrives, in the exporter's order: the records of both collector processes,
+#     concatenated, with repeats removed (records of messages not yet acknowledged when the
+#     collector died are sent again; their number is reported and bounded by 4096, the
+#     records in flight per session), are exactly those of an unpaced reference run into a
+#     file, in the same order;
+#   - totals equal the ground truth (tests/tools/truth.py), and flowpulse counted nothing
+#     as not sent.
+# Two variants: the default memory queue, and a 64-record memory queue with an on-disk spool
+# (export.spool_dir; capture at twice its speed, down for half as long), where spool segment
+# files must appear during the outage and be gone after the run.
+. "$(dirname "$0")/lib.sh"
+fp_lib_init outage
+fp_need socat ipfixDump openssl
+fp_need_flowpulse
+
+OUT=${FP_OUTAGE_SECONDS:-10}
+BOUND=4096
+CERTS=$FP_TMP/certs
+"$FP_ROOT/scripts/make-certs.sh" "$CERTS" >/dev/null || { fp_fail "make-certs.sh failed"; exit 1; }
+CAP=$FP_TMP/paced.pcap
+SECS=$((OUT + 10)) # capture time: 2-8 s before the outage, the outage, a few seconds after
+fp_gen_mix "$CAP" --flows 2000 --pps $((10180 / SECS)) || { fp_fail "fpgen failed"; exit 1; }
+fp_truth "$CAP" "$FP_TMP/truth" || { fp_fail "truth.py failed"; exit 1; }
+RECS=$FP_ROOT/tests/integration/ipfix_records.py
+FLOW_OPTS=(-o flow.idle_timeout=1 -o control.socket=)
+TLS_OPTS=(-o "export.tls_cert=$CERTS/exporter.pem" -o "export.tls_key=$CERTS/exporter.key"
+          -o "export.tls_ca=$CERTS/ca.pem" -o export.retry_min=0.2 -o export.retry_max=1
+          -o export.drain_timeout=10)
+problems=()
+
+fp_flowpulse_run "$CAP" "$FP_TMP/ref.log" -e "file:$FP_TMP/ref.ipfix" "${FLOW_OPTS[@]}" ||
+    { fp_fail "reference run failed: $(tail -1 "$FP_TMP/ref.log")"; exit 1; }
+ipfixDump --in "$FP_TMP/ref.ipfix" --out "$FP_TMP/ref.dump" 2>/dev/null
+
+# wait_up PORT: something listens on the port, or the exporter is already connected to it
+# (socat accepts one connection, then stops listening).
+wait_up() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        ss -Htn state listening state established "sport = :$1" 2>/dev/null | grep -q . && return 0
+        sleep 0.05
+    done
+    fp_log "nothing listens on tcp port $1"
+    return 1
+}
+
+# tls_collector NAME PORT: socat TLS server (client certificate required) → NAME.ipfix.
+tls_collector() {
+    socat -u "OPENSSL-LISTEN:$2,bind=127.0.0.1,reuseaddr,cert=$CERTS/collector.pem,key=$CERTS/collector.key,cafile=$CERTS/ca.pem,verify=1" \
+        "OPEN:$FP_TMP/$1.ipfix,creat,trunc" 2> "$FP_TMP/$1.socat.log" &
+    COLL_PID=$!
+    FP_PIDS+=("$COLL_PID")
+    wait_up "$2"
+}
+
+# flow_records FILE: flow records in a (growing) IPFIX file so far.
+flow_records() {
+    : > "$FP_TMP/snap.dump"
+    if [ -s "$1" ]; then
+        cp "$1" "$FP_TMP/snap.ipfix"
+        ipfixDump --in "$FP_TMP/snap.ipfix" --out "$FP_TMP/snap.dump" 2>/dev/null
+    fi
+    "$FP_PY" "$RECS" union "$FP_TMP/snap.dump" | awk 'NR == 1 { print $2 + 0 }'
+}
+
+# variant NAME PACE DOWN_S [flowpulse args]: one outage run with the capture played at PACE
+# times its speed and the collector down for DOWN_S s; problems are prefixed with NAME.
+variant() {
+    local name=$1 pace=$2 out=$3 spool=
+    shift 3
+    local port
+    for arg in "$@"; do
+        case $arg in export.spool_dir=*) spool=${arg#export.spool_dir=} ;; esac
+    done
+    port=$(fp_free_port tcp)
+    tls_collector "$name-1" "$port"
+    local c1=$COLL_PID
+    timeout -k 5 $((SECS + OUT + 40)) "$FP_BUILD/flowpulse" -r "$CAP" -o capture.progress=false \
+        -o "capture.pace=$pace" "${FLOW_OPTS[@]}" "${TLS_OPTS[@]}" "$@" -e "tls://localhost:$port" \
+        > "$FP_TMP/$name.log" 2>&1 &
+    local fpid=$!
+    FP_PIDS+=("$fpid")
+    # the collector dies once it holds 10 flow records (mid-export), for DOWN_S seconds
+    local t0=$SECONDS n
+    while [ $((SECONDS - t0)) -lt $((8 / pace)) ] &&
+        [ "$(flow_records "$FP_TMP/$name-1.ipfix")" -lt 10 ]; do
+        sleep 0.2
+    done
+    n=$(flow_records "$FP_TMP/$name-1.ipfix")
+    [ "$n" -ge 10 ] || problems+=("$name: the collector received only $n flow records in $((8 / pace)) s")
+    kill -KILL "$c1" 2>/dev/null
+    wait "$c1" 2>/dev/null
+    fp_forget_pid "$c1"
+    local down=$SECONDS spooled=0 f
+    fp_log "$name: collector killed after $n flow records; down for $out s"
+    while [ $((SECONDS - down)) -lt "$out" ]; do
+        if [ -n "$spool" ] && [ "$spooled" = 0 ]; then
+            f=$(find "$spool" -name '*.fpspool' -size +0 2>/dev/null | head -1)
+            [ -n "$f" ] && spooled=1 && fp_log "$name: spool in use: ${f#"$FP_TMP"/}"
+        fi
+        sleep 0.2
+    done
+    kill -0 "$fpid" 2>/dev/null || problems+=("$name: the capture ended during the outage")
+    tls_collector "$name-2" "$port"
+    local c2=$COLL_PID
+    fp_log "$name: collector back after $((SECONDS - down)) s"
+    fp_wait_pid "$fpid" $((SECS + 40))
+    local rc=$?
+    fp_forget_pid "$fpid"
+    [ $rc -eq 0 ] || problems+=("$name: flowpulse exited with status $rc")
+    fp_wait_pid "$c2" 10
+    fp_forget_pid "$c2"
+    grep "export:\|collector 0:" "$FP_TMP/$name.log" | sed 's/^/  /' >&2
+    grep -q "collector 0: .* 0 records not sent" "$FP_TMP/$name.log" ||
+        problems+=("$name: flowpulse counted records not sent")
+    if [ -n "$spool" ]; then
+        [ "$spooled" = 1 ] || problems+=("$name: no spool segment appeared in $spool")
+        [ -z "$(find "$spool" -name '*.fpspool' 2>/dev/null)" ] ||
+            problems+=("$name: spool files left after the run")
+    fi
+    for c in "$name-1" "$name-2"; do
+        touch "$FP_TMP/$c.ipfix"
+        ipfixDump --in "$FP_TMP/$c.ipfix" --out "$FP_TMP/$c.dump" 2> "$FP_TMP/$c.ipfixdump.log"
+    done
+    local out
+    out=$("$FP_PY" "$RECS" order --bound "$BOUND" "$FP_TMP/ref.dump" "$FP_TMP/$name-1.dump" \
+        "$FP_TMP/$name-2.dump") || problems+=("$name: records missing, out of order or too many repeats")
+    echo "$out" | grep -v '^duplicates' >&2
+    DUPS[$name]=$(echo "$out" | awk '/^duplicates/ { print $2 }')
+    "$FP_PY" "$RECS" union --bound "$BOUND" --out "$FP_TMP/$name.got" "$FP_TMP/$name-1.dump" \
+        "$FP_TMP/$name-2.dump" > /dev/null
+    fp_compare "$FP_TMP/truth" "$FP_TMP/$name.got" "outage $name" >&2 ||
+        problems+=("$name: totals differ from the truth")
+}
+
+declare -A DUPS
+variant memory 1 "$OUT"
+# (spool: the capture at twice its speed, down for half as long, to keep the test short)
+variant spool 2 $((OUT / 2)) -o export.queue_records=64 -o "export.spool_dir=$FP_TMP/spool"
+
+if [ ${#problems[@]} -ne 0 ]; then
+    printf '  %s\n' "${problems[@]}" >&2
+    fp_fail "${#problems[@]} problem(s)"
+    exit 1
+fi
+fp_pass "TLS collector down ${OUT} s (memory queue, ${DUPS[memory]} repeat(s)) and $((OUT / 2)) s (spool, ${DUPS[spool]} repeat(s)): every record arrived in order, totals = truth (repeat bound $BOUND)"
