@@ -386,7 +386,9 @@ fp_tshark_check() {
     kill -INT "$TSHARK_PID" 2>/dev/null
     fp_wait_pid "$TSHARK_PID" 10
     fp_forget_pid "$TSHARK_PID"
-    local dec=(-d "$TSHARK_PROTO.port==$TSHARK_PORT,cflow")
+    # FlowPulse's enterprise templates have up to ~100 fields; tshark ignores templates with
+    # more than cflow.max_template_fields (60 by default) and then calls the data malformed.
+    local dec=(-d "$TSHARK_PROTO.port==$TSHARK_PORT,cflow" -o cflow.max_template_fields:1024)
     local n bad
     n=$(tshark -r "$TSHARK_FILE" "${dec[@]}" -Y cflow 2>/dev/null | wc -l)
     bad=$(tshark -r "$TSHARK_FILE" "${dec[@]}" -Y "_ws.malformed || _ws.expert.severity>=error" \
