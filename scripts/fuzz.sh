@@ -115,6 +115,7 @@ for t in $targets; do
     [ "$t" = fuzz_decode ] && seed_corpus "$corpus"
     echo "fuzz: running $t for ${FUZZ_SECONDS}s"
     export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1
+    export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
     # shellcheck disable=SC2086
     if ! "$bin" -max_total_time="$FUZZ_SECONDS" $jobs \
