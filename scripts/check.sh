@@ -26,6 +26,12 @@ if [ "${FP_CHECK_FUZZ:-1}" = 1 ] && [ -x scripts/fuzz.sh ] && command -v clang >
 else
   skip=$((skip + 1)); echo "=== fuzz: skipped"
 fi
+if [ -x scripts/check-mib.sh ]; then
+  step "MIB lint (smilint)" scripts/check-mib.sh
+fi
+# Classification accuracy against the reference captures: a regression below the targets
+# (90 % of flows, 95 % of bytes) fails the check; skipped when ../shared is absent.
+step "classification accuracy (make eval)" env EVAL_STRICT=1 scripts/eval.sh "$BUILD"
 if [ -x tests/integration/run-all.sh ]; then
   step "integration tests" env BUILD="$BUILD" tests/integration/run-all.sh
 else
