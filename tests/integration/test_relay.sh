@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# flowpulse-relay: IPFIX over TLS (mutual authentication) -> relay -> unmodified collectors.
+# flowpulse-relay: IPFIX over TLS and DTLS (mutual authentication) -> relay -> unmodified
+# collectors.
 # The generated `mix` capture is exported by flowpulse to an IPFIX file (large messages), then
 # streamed over TLS by a small Python client (random chunk sizes) into the relay:
 #   a. relay -> nfcapd (UDP, messages split to 1472): records equal truth exactly
@@ -14,11 +15,18 @@
 #   f. relay -> TCP collector (socat | ipfixDump): records equal truth
 #   g. a client with a certificate from another CA, and one without a certificate, are
 #      refused with a clear log line, and nothing reaches nfcapd
-#   h. flowpulse itself exporting tls:// into the relay (when flowpulse supports tls://)
+#   h. flowpulse itself: -e tls:// (client certificate) -> relay -> nfcapd: equal to truth
+#   i. flowpulse -e dtls:// -> the relay's DTLS listener -> nfcapd: equal to truth
+#   j. the same -> nfacctd: equal to truth
+#   k. flowpulse with a certificate from another CA, over TLS and over DTLS: refused, the relay
+#      log names the cause, nothing reaches nfcapd; stray datagrams are dropped and counted
+#   l. a DTLS client (openssl s_client) sends records that are not IPFIX (dropped, counted,
+#      logged once), then dies; a new one from the same port replaces its session, goes silent
+#      without close_notify, and its session ends by the idle timeout
 # Loopback only; every process is started here and stopped by PID.
 . "$(dirname "$0")/lib.sh"
 fp_lib_init relay
-fp_need nfcapd nfdump openssl
+fp_need nfcapd nfdump openssl nfacctd
 fp_need_flowpulse
 RELAY=$FP_BUILD/flowpulse-relay
 if [ ! -x "$RELAY" ]; then
@@ -168,17 +176,23 @@ send() {
 }
 
 # ---- the relay -------------------------------------------------------------------------------
-# relay_start NAME COLLECTOR_URL [args]: sets RELAY_PORT, RELAY_PID, RELAY_LOG.
+# relay_start NAME COLLECTOR_URL [args]: sets RELAY_PORT, RELAY_PID, RELAY_LOG; with
+# WITH_DTLS=1 also a DTLS listener on RELAY_DTLS_PORT.
 relay_start() {
-    local name=$1 url=$2
+    local name=$1 url=$2 dtls=()
     shift 2
     RELAY_PORT=$(fp_free_port tcp)
     RELAY_LOG=$FP_TMP/relay-$name.log
-    "$RELAY" -l "127.0.0.1:$RELAY_PORT" -f "$url" --cert "$CERTS/collector.pem" \
+    if [ -n "${WITH_DTLS:-}" ]; then
+        RELAY_DTLS_PORT=$(fp_free_port udp)
+        dtls=(-d "127.0.0.1:$RELAY_DTLS_PORT")
+    fi
+    "$RELAY" -l "127.0.0.1:$RELAY_PORT" "${dtls[@]}" -f "$url" --cert "$CERTS/collector.pem" \
         --key "$CERTS/collector.key" --ca "$CERTS/ca.pem" "$@" > "$RELAY_LOG" 2>&1 &
     RELAY_PID=$!
     FP_PIDS+=("$RELAY_PID")
-    fp_wait_listen tcp "$RELAY_PORT"
+    fp_wait_listen tcp "$RELAY_PORT" || return 1
+    [ -z "${WITH_DTLS:-}" ] || fp_wait_listen udp "$RELAY_DTLS_PORT"
 }
 
 # relay_stop: SIGTERM; the relay logs its counters and must exit 0.
@@ -220,17 +234,13 @@ splits=$(counter splits)
 fp_log "a: splits=$splits msgs_in=$(counter msgs_in) msgs_out=$(counter msgs_out)"
 
 # ---- b. nfacctd behind the relay -----------------------------------------------------------------
-if command -v nfacctd >/dev/null; then
-    fp_nfacctd_start || problem "b: nfacctd did not start"
-    relay_start b "udp://127.0.0.1:$NFACCTD_PORT"
-    send "$RELAY_PORT" "$CERTS/exporter.pem" "$CERTS/exporter.key" send:0:end || problem "b: client failed"
-    wait_relay_idle
-    fp_nfacctd_stop "$FP_TMP/b.nfacctd"
-    relay_stop
-    fp_compare "$TRUTH" "$FP_TMP/b.nfacctd" "relay->nfacctd" >&2 || problem "b: nfacctd records differ from truth"
-else
-    fp_log "b: nfacctd not installed: skipped"
-fi
+fp_nfacctd_start || problem "b: nfacctd did not start"
+relay_start b "udp://127.0.0.1:$NFACCTD_PORT"
+send "$RELAY_PORT" "$CERTS/exporter.pem" "$CERTS/exporter.key" send:0:end || problem "b: client failed"
+wait_relay_idle
+fp_nfacctd_stop "$FP_TMP/b.nfacctd"
+relay_stop
+fp_compare "$TRUTH" "$FP_TMP/b.nfacctd" "relay->nfacctd" >&2 || problem "b: nfacctd records differ from truth"
 
 # ---- c. two exporters at once ----------------------------------------------------------------------
 fp_nfcapd_start || { fp_fail "nfcapd did not start"; exit 1; }
@@ -340,24 +350,137 @@ grep -qi "TLS handshake failed: .*certificate" "$RELAY_LOG" || problem "g: no lo
 grep "handshake failed" "$RELAY_LOG" | sed 's/^/    /' >&2
 
 # ---- h. flowpulse itself over TLS ---------------------------------------------------------------------
-if "$FP_BUILD/flowpulse" -h 2>&1 | grep -q 'tls://'; then
-    fp_nfcapd_start || { fp_fail "nfcapd did not start"; exit 1; }
-    relay_start h "udp://127.0.0.1:$NFCAPD_PORT"
-    fp_flowpulse_run "$MIX" "$FP_TMP/flowpulse-tls.log" -e "tls://localhost:$RELAY_PORT" \
-        -o "export.tls_cert=$CERTS/exporter.pem" -o "export.tls_key=$CERTS/exporter.key" \
-        -o "export.tls_ca=$CERTS/ca.pem" || problem "h: flowpulse -e tls:// failed"
+# flowpulse_export CASE URL CERT [args]: flowpulse -r mix -e URL with the exporter certificate
+# CERT (exporter or other-exporter) and short retries; its log is $FP_TMP/CASE.flowpulse.log.
+flowpulse_export() {
+    local case=$1 url=$2 cert=$3
+    shift 3
+    fp_flowpulse_run "$MIX" "$FP_TMP/$case.flowpulse.log" -e "$url" \
+        -o "export.tls_cert=$CERTS/$cert.pem" -o "export.tls_key=$CERTS/$cert.key" \
+        -o "export.tls_ca=$CERTS/ca.pem" -o export.retry_min=0.2 -o export.retry_max=0.5 \
+        -o export.drain_timeout=1 -o control.socket= "$@"
+}
+# records_sent CASE: flowpulse's own count of flow records delivered to its collector 0.
+records_sent() {
+    sed -n 's/.*collector 0: \([0-9]*\) records.*/\1/p' "$FP_TMP/$1.flowpulse.log" | tail -1
+}
+truth_flows=$(grep -vc '^#' "$TRUTH")
+fp_nfcapd_start || { fp_fail "nfcapd did not start"; exit 1; }
+relay_start h "udp://127.0.0.1:$NFCAPD_PORT"
+flowpulse_export h "tls://localhost:$RELAY_PORT" exporter || problem "h: flowpulse -e tls:// failed"
+wait_relay_idle
+fp_nfcapd_stop "$FP_TMP/h.nfcapd"
+relay_stop
+grep -q "TLS session established" "$FP_TMP/h.flowpulse.log" || problem "h: flowpulse logged no TLS session"
+[ "$(records_sent h)" = "$truth_flows" ] ||
+    problem "h: flowpulse sent $(records_sent h) records over TLS, truth has $truth_flows flows"
+fp_compare "$TRUTH" "$FP_TMP/h.nfcapd" "flowpulse tls->relay->nfcapd" >&2 ||
+    problem "h: flowpulse over TLS: nfcapd records differ from truth"
+
+# ---- i/j. flowpulse over DTLS -> relay -> nfcapd, nfacctd --------------------------------------------
+# dtls_case CASE COLLECTOR(nfcapd|nfacctd)
+dtls_case() {
+    local case=$1 coll=$2 port
+    "fp_${coll}_start" || { problem "$case: $coll did not start"; return; }
+    [ "$coll" = nfcapd ] && port=$NFCAPD_PORT || port=$NFACCTD_PORT
+    WITH_DTLS=1 relay_start "$case" "udp://127.0.0.1:$port"
+    flowpulse_export "$case" "dtls://localhost:$RELAY_DTLS_PORT" exporter ||
+        problem "$case: flowpulse -e dtls:// failed"
     wait_relay_idle
-    fp_nfcapd_stop "$FP_TMP/h.nfcapd"
+    "fp_${coll}_stop" "$FP_TMP/$case.$coll"
     relay_stop
-    fp_compare "$TRUTH" "$FP_TMP/h.nfcapd" "flowpulse tls->relay->nfcapd" >&2 ||
-        problem "h: flowpulse over TLS: nfcapd records differ from truth"
-else
-    fp_log "h: flowpulse has no tls:// export yet: only the test client was used"
-fi
+    grep -q "DTLS session established (DTLSv1.2" "$FP_TMP/$case.flowpulse.log" ||
+        problem "$case: flowpulse logged no DTLS 1.2 session"
+    grep -q "session dtls 127.0.0.1:[0-9]*: CN=flowpulse-exporter, DTLSv1.2" "$RELAY_LOG" ||
+        problem "$case: the relay logged no DTLS 1.2 session from flowpulse-exporter"
+    grep -q "session dtls .* closed: peer closed the session" "$RELAY_LOG" ||
+        problem "$case: the DTLS session did not end with the exporter's close_notify"
+    [ "$(records_sent "$case")" = "$truth_flows" ] ||
+        problem "$case: flowpulse sent $(records_sent "$case") records, truth has $truth_flows flows"
+    [ "$(counter dtls_sessions)" = 1 ] || problem "$case: dtls_sessions=$(counter dtls_sessions)"
+    [ "$(counter dtls_cookies)" -ge 1 ] 2>/dev/null ||
+        problem "$case: no cookie exchange (dtls_cookies=$(counter dtls_cookies))"
+    [ "$(counter msgs_in)" = "$(counter msgs_out)" ] ||
+        problem "$case: msgs_in=$(counter msgs_in) msgs_out=$(counter msgs_out)"
+    [ "$(counter malformed_msgs)" = 0 ] || problem "$case: malformed_msgs=$(counter malformed_msgs)"
+    fp_compare "$TRUTH" "$FP_TMP/$case.$coll" "flowpulse dtls->relay->$coll" >&2 ||
+        problem "$case: flowpulse over DTLS: $coll records differ from truth"
+}
+dtls_case i nfcapd
+dtls_case j nfacctd
+
+# ---- k. foreign exporter certificates (TLS and DTLS), stray datagrams ------------------------------
+fp_nfcapd_start || { fp_fail "nfcapd did not start"; exit 1; }
+WITH_DTLS=1 relay_start k "udp://127.0.0.1:$NFCAPD_PORT"
+flowpulse_export k-tls "tls://localhost:$RELAY_PORT" other-exporter
+flowpulse_export k-dtls "dtls://localhost:$RELAY_DTLS_PORT" other-exporter
+# Five cleartext IPFIX headers and an empty datagram, all from one source port.
+"$FP_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+dst = ("127.0.0.1", int(sys.argv[1]))
+for _ in range(5):
+    s.sendto(bytes.fromhex("000a0010") + bytes(12), dst)
+s.sendto(b"", dst)
+' "$RELAY_DTLS_PORT"
+sleep 0.3
+fp_nfcapd_stop "$FP_TMP/k.nfcapd"
+relay_stop
+[ -s "$FP_TMP/k.nfcapd" ] && problem "k: records reached nfcapd from a foreign exporter"
+grep -q "session 127.0.0.1:[0-9]*: TLS handshake failed: client certificate: unable to get local issuer certificate" "$RELAY_LOG" ||
+    problem "k: no relay log line naming the foreign CA (TLS)"
+grep -q "session dtls 127.0.0.1:[0-9]*: DTLS handshake failed: client certificate: unable to get local issuer certificate" "$RELAY_LOG" ||
+    problem "k: no relay log line naming the foreign CA (DTLS)"
+grep -q "unknown ca" "$FP_TMP/k-dtls.flowpulse.log" || problem "k: flowpulse (DTLS) did not see the relay's alert"
+[ "$(counter sessions)" = 0 ] || problem "k: a foreign exporter got a session"
+[ "$(counter handshake_failures)" -ge 2 ] 2>/dev/null || problem "k: handshake_failures=$(counter handshake_failures)"
+[ "$(counter dtls_bad_datagrams)" = 6 ] || problem "k: dtls_bad_datagrams=$(counter dtls_bad_datagrams), expected 6"
+[ "$(grep -c "datagram dropped: no session and not a DTLS ClientHello" "$RELAY_LOG")" = 1 ] ||
+    problem "k: stray datagrams of one peer not logged exactly once"
+grep -q "collector 0: 0 records, .* $truth_flows records not sent" "$FP_TMP/k-dtls.flowpulse.log" ||
+    problem "k-dtls: flowpulse does not count all $truth_flows records as not sent"
+# TLS 1.3: the client writes records before the relay's alert (the client certificate is checked
+# after the client's Finished); flowpulse may count records the relay's TCP acknowledged as
+# delivered. Not a relay matter (nothing reached nfcapd, checked above): reported, not failed.
+unsent=$(sed -n 's/.*collector 0: .* \([0-9]*\) records not sent.*/\1/p' "$FP_TMP/k-tls.flowpulse.log")
+[ "$unsent" = "$truth_flows" ] ||
+    fp_log "k-tls: note: flowpulse counts ${unsent:-?} of $truth_flows records as not sent (TLS 1.3 refusal after the handshake)"
+grep -m1 "TLS handshake failed" "$RELAY_LOG" | sed 's/^/    /' >&2
+grep -m1 "DTLS handshake failed" "$RELAY_LOG" | sed 's/^/    /' >&2
+grep -m1 "datagram dropped" "$RELAY_LOG" | sed 's/^/    /' >&2
+
+# ---- l. non-IPFIX records; a restart on the same port; silence -------------------------------
+# Two DTLS clients (openssl s_client) from the same address:port, one after the other, each
+# killed by timeout (no close_notify; -quiet ignores the end of its input). The first sends
+# two records that are not IPFIX: dropped, counted, logged once. The second handshake ends the
+# first session (RFC 6347 section 4.2.8); the second session ends by the idle timeout.
+fp_nfcapd_start || { fp_fail "nfcapd did not start"; exit 1; }
+WITH_DTLS=1 relay_start l "udp://127.0.0.1:$NFCAPD_PORT" --dtls-idle 2
+CPORT=$(fp_free_port udp)
+s_client() { # runs for 1 s; stdin: what to send
+    timeout 1 openssl s_client -dtls1_2 -quiet -bind "127.0.0.1:$CPORT" \
+        -connect "127.0.0.1:$RELAY_DTLS_PORT" -cert "$CERTS/exporter.pem" \
+        -key "$CERTS/exporter.key" -CAfile "$CERTS/ca.pem" >> "$FP_TMP/l.s_client.log" 2>&1
+}
+{ sleep 0.3; echo "not ipfix"; sleep 0.2; echo "still not ipfix"; } | s_client
+s_client < /dev/null
+sleep 2.5
+fp_nfcapd_stop "$FP_TMP/l.nfcapd"
+relay_stop
+[ "$(counter dtls_sessions)" = 2 ] ||
+    problem "l: dtls_sessions=$(counter dtls_sessions), expected 2 (s_client: $(head -c 300 "$FP_TMP/l.s_client.log"))"
+[ "$(counter malformed_msgs)" = 2 ] || problem "l: malformed_msgs=$(counter malformed_msgs), expected 2"
+[ "$(grep -c "DTLS record dropped: not a valid IPFIX message" "$RELAY_LOG")" = 1 ] ||
+    problem "l: dropped records not logged exactly once"
+grep -q "closed: the peer started a new handshake" "$RELAY_LOG" ||
+    problem "l: the new handshake from the same port did not replace the old session"
+[ "$(counter dtls_idle_timeouts)" = 1 ] || problem "l: dtls_idle_timeouts=$(counter dtls_idle_timeouts)"
+grep -q "closed: idle timeout" "$RELAY_LOG" || problem "l: no idle-timeout close in the log"
+[ -s "$FP_TMP/l.nfcapd" ] && problem "l: records reached nfcapd"
 
 if [ ${#PROBLEMS[@]} -ne 0 ]; then
     printf '  %s\n' "${PROBLEMS[@]}" >&2
     fp_fail "${#PROBLEMS[@]} problem(s)"
     exit 1
 fi
-fp_pass "TLS -> relay -> nfcapd/nfacctd/TCP equal to truth; restarts, two sessions, refusals"
+fp_pass "TLS and DTLS -> relay -> nfcapd/nfacctd/TCP equal to truth (flowpulse tls:// and dtls:// too); restarts, two sessions, refusals, idle timeout"
