@@ -300,6 +300,8 @@ struct fp_collector {
     SSL_CTX *ssl_ctx;           /**< TLS/DTLS: NULL until the files loaded */
     SSL *ssl;
     bool handshaking;
+    bool tls_confirmed;          /**< TLS 1.3: the collector's verdict on our certificate seen */
+    uint64_t confirm_start_ms;   /**< TLS 1.3: when we started waiting for that verdict */
     uint8_t *sendq;
     size_t sendq_off, sendq_len, sendq_cap;
     uint64_t plain_base;        /**< plain stream offset of sendq[0] */

@@ -222,9 +222,14 @@ int fp_export_stream_connect(struct fp_collector *c, enum fp_export_fail *reason
 }
 
 /* Create the SSL object and set the name to verify. */
+static int tls13_confirm(struct fp_collector *c, int timeout_ms, enum fp_export_fail *reason,
+                         char *why, size_t len);
+
 static int tls_start(struct fp_collector *c, enum fp_export_fail *reason, char *why, size_t len)
 {
     char err[200];
+    c->tls_confirmed = false;
+    c->confirm_start_ms = 0;
     const char *name = c->cfg->server_name[0] ? c->cfg->server_name : c->cfg->host;
     SSL *ssl = SSL_new(c->ssl_ctx);
     if (ssl == NULL) {
@@ -360,6 +365,8 @@ int fp_export_stream_progress(struct fp_collector *c, int timeout_ms, uint64_t s
             c->handshaking = false;
             if ((rc = peer_cn_check(c, reason, why, len)) < 0)
                 return rc;
+            if ((rc = tls13_confirm(c, timeout_ms, reason, why, len)) <= 0)
+                return rc;
             return 1;
         }
         int e = SSL_get_error(c->ssl, r);
@@ -407,6 +414,51 @@ int fp_export_stream_progress(struct fp_collector *c, int timeout_ms, uint64_t s
         }
         snprintf(why, len, "TLS handshake: connection closed by the collector");
         return fail(reason, FP_EXPORT_FAIL_HANDSHAKE, -ECONNRESET);
+    }
+}
+
+/*
+ * TLS 1.3 checks the client certificate after the client's Finished: SSL_connect() succeeds
+ * before the collector has accepted us, and a refusal arrives later as an alert. Until the
+ * collector's verdict is known nothing is sent, so no record is counted as delivered to a
+ * collector that drops it: OpenSSL-based servers send a session ticket once they accepted
+ * the certificate. No ticket within CONFIRM_MS (a server without tickets): go ahead.
+ * @return 1 confirmed, 0 still waiting, < 0 refused (reason and why set)
+ */
+#define CONFIRM_MS 1000
+static int tls13_confirm(struct fp_collector *c, int timeout_ms, enum fp_export_fail *reason,
+                         char *why, size_t len)
+{
+    if (c->tls_confirmed || is_dtls(c) || SSL_version(c->ssl) != TLS1_3_VERSION)
+        return 1;
+    if (!c->confirm_start_ms)
+        c->confirm_start_ms = now_ms();
+    for (;;) {
+        unsigned char b[1];
+        ERR_clear_error();
+        int rr = SSL_read(c->ssl, b, sizeof(b));
+        SSL_SESSION *sess = SSL_get0_session(c->ssl);
+        if (rr > 0 || (sess && SSL_SESSION_has_ticket(sess)) ||
+            now_ms() - c->confirm_start_ms >= CONFIRM_MS) {
+            c->tls_confirmed = true;
+            return 1;
+        }
+        int e = SSL_get_error(c->ssl, rr);
+        if (e != SSL_ERROR_WANT_READ) {
+            char err[200];
+            ssl_err_text(err, sizeof(err));
+            snprintf(why, len, "TLS: the collector refused the session after the handshake "
+                     "(our certificate?): %s", err[0] ? err : "connection closed");
+            return fail(reason, FP_EXPORT_FAIL_HANDSHAKE, -EKEYREJECTED);
+        }
+        if (timeout_ms <= 0)
+            return 0;
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        int wait = (int)FP_MIN((uint64_t)timeout_ms,
+                               CONFIRM_MS - (now_ms() - c->confirm_start_ms) + 1);
+        if (poll(&p, 1, wait) == 0)
+            return 0;
+        timeout_ms = 0;
     }
 }
 
