@@ -493,7 +493,6 @@ static int apply_cli(struct fp_config *c, int opt, const char *arg, char *err, s
     X("classify.max_packets", classify_max_packets)                                            \
     X("classify.contexts", classify_contexts)                                                  \
     X("classify.dns_cache", classify_dns_cache)                                                \
-    X("classify.classes", classify_classes)                                                    \
     X("snmp.enabled", snmp_enabled)                                                            \
     X("snmp.agentx_socket", snmp_socket)                                                       \
     X("snmp.refresh", snmp_refresh_ms)                                                         \
@@ -526,14 +525,6 @@ static void keep_restart_settings(struct fp_config *nc, const struct fp_config *
         note(names, len, "capture.ports");
         memcpy(nc->ports, old->ports, sizeof(nc->ports));
         nc->n_ports = old->n_ports;
-    }
-    /* no reload API in src/classify for operator rules yet: they stay as started */
-    if (nc->n_classify_rules != old->n_classify_rules ||
-        memcmp(nc->classify_rules, old->classify_rules,
-               sizeof(nc->classify_rules[0]) * old->n_classify_rules) != 0) {
-        note(names, len, "classify.rules (no live rule reload in the classify module yet)");
-        memcpy(nc->classify_rules, old->classify_rules, sizeof(nc->classify_rules));
-        nc->n_classify_rules = old->n_classify_rules;
     }
     memcpy(nc->capture_file, old->capture_file, sizeof(nc->capture_file));
 }
@@ -585,18 +576,39 @@ static int ctl_reload(void *arg, char *err, size_t errlen)
     char restart[768] = "";
     keep_restart_settings(nc, old, restart, sizeof(restart));
     char done[256] = "";
+    struct fp_capture *cap = atomic_load(&g_capture);
+    /* QoE parameters and classification tables: rebuilt (a classify.classes file is re-read)
+     * and published to the workers; the reload is refused when they do not build. */
+    bool tables = nc->n_classify_rules != old->n_classify_rules ||
+                  memcmp(nc->classify_rules, old->classify_rules, sizeof(nc->classify_rules)) ||
+                  strcmp(nc->classify_classes, old->classify_classes) != 0 ||
+                  nc->classify_classes[0] != '\0' ||
+                  nc->n_qoe_thresholds != old->n_qoe_thresholds ||
+                  memcmp(nc->qoe_thresholds, old->qoe_thresholds, sizeof(nc->qoe_thresholds)) ||
+                  nc->qoe_video_burst_gap_ms != old->qoe_video_burst_gap_ms ||
+                  nc->qoe_video_stall_bps != old->qoe_video_stall_bps ||
+                  nc->qoe_game_spike_ms != old->qoe_game_spike_ms ||
+                  nc->qoe_game_gap_ms != old->qoe_game_gap_ms ||
+                  nc->qoe_rtp_latency_ms != old->qoe_rtp_latency_ms;
+    char te[320];
+    if (cap && tables && (ret = fp_capture_reload_tables(cap, nc, te, sizeof(te))) != 0) {
+        snprintf(err, errlen, "%s: %s", g_conf_file, te);
+        free(nc);
+        return ret;
+    }
     enum fp_log_level lvl;
     if (strcmp(nc->log_level, old->log_level) != 0 && fp_log_level_parse(nc->log_level, &lvl) == 0) {
         fp_log_set_level(lvl);
         note(done, sizeof(done), "log.level");
     }
-    struct fp_capture *cap = atomic_load(&g_capture);
     if (cap && (nc->idle_timeout_ms != old->idle_timeout_ms ||
                 nc->active_timeout_ms != old->active_timeout_ms ||
                 nc->tcp_end_ms != old->tcp_end_ms)) {
         fp_capture_set_timeouts(cap, nc->idle_timeout_ms, nc->active_timeout_ms, nc->tcp_end_ms);
         note(done, sizeof(done), "flow timeouts");
     }
+    if (cap && tables)
+        note(done, sizeof(done), "classification rules and classes, QoE thresholds");
     char exmsg[512] = "";
     int exrc = 0;
     struct fp_exporter *ex = atomic_load(&g_exporter);
@@ -613,8 +625,7 @@ static int ctl_reload(void *arg, char *err, size_t errlen)
     /* publish; the replaced configuration stays allocated until exit */
     g_old_cfgs[g_n_old_cfgs++] = (struct fp_config *)(uintptr_t)old;
     atomic_store(&g_cfg, nc);
-    snprintf(err, errlen, "%s reloaded%s%s; %s%s%s; QoE thresholds are built in (nothing to "
-             "reload)",
+    snprintf(err, errlen, "%s reloaded%s%s; %s%s%s",
              g_conf_file, done[0] ? ": applied " : "", done, exmsg[0] ? exmsg : "no exporter",
              restart[0] ? "; needs a restart (running value kept): " : "", restart);
     fp_log(exrc ? FP_LOG_WARNING : FP_LOG_NOTICE, "main", "reload: %s", err);

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@
 #include "capture/capture.h"
 #include "classify/classify_engine.h"
 #include "common/fp_log.h"
+#include "common/fp_rcu.h"
 #include "common/fp_time.h"
 #include "export/export.h"
 #include "qoe/qoe.h"
@@ -61,6 +64,18 @@ struct rxq {
 };
 
 struct fp_capture;
+
+/*
+ * What a reload replaces under running workers: immutable once published through
+ * fp_capture.live (fp_rcu: each worker switches at a quiescent point of its loop and
+ * acknowledges; the replaced object is freed once every worker has).
+ */
+struct live_tables {
+    struct fp_qoe_params qoe;
+    struct fp_classify_classes *classes; /* NULL when classification is off */
+    struct fp_classify_rules *rules;
+    struct fp_classify_app_ids *ids;     /* NULL: the engines' own (the tables of start-up) */
+};
 
 /** A flow query posted to one worker, answered in bounded slices from its poll loop. */
 struct flow_query {
@@ -104,6 +119,9 @@ struct fp_worker {
     atomic_bool done;
     struct flow_query *_Atomic query;
     uint64_t timeouts_gen; /* last reload generation applied */
+    const struct live_tables *live; /* QoE parameters and classification tables in use */
+    uint64_t live_gen;              /* generation of live (fp_rcu) */
+    struct file_reader *fr; /* -r fast path (see worker_process_file), else NULL */
     struct pipe_slot *pipe; /* PIPE_DEPTH slots */
     unsigned pipe_head;     /* oldest slot */
     unsigned pipe_count;    /* slots in flight (<= PIPE_DEPTH - 1 between pushes) */
@@ -140,9 +158,7 @@ struct fp_capture {
     uint64_t pace_first_ts_ns;
     uint64_t pace_start_ns;
     uint64_t pace_last_ts_ns;
-    struct fp_qoe_params qoe_params;
-    struct fp_classify_classes *classes; /* shared read-only by the workers' engines */
-    struct fp_classify_rules *rules;
+    struct fp_rcu *live;      /* struct live_tables shared read-only by the workers */
     pthread_mutex_t query_lock;
     /* Reload: new timeouts published by generation; each worker applies them itself. */
     _Atomic uint64_t timeouts_gen;
@@ -277,6 +293,7 @@ static inline uint64_t live_now_ns(const struct fp_capture *c)
  * clock scaled by the pace. Replay/test feature; at pace 0 it is never called. */
 static void worker_query_slice(struct fp_worker *w, struct flow_query *q, bool finish);
 static void pipe_drain(struct fp_worker *w);
+static void worker_apply_reload(struct fp_worker *w);
 
 /* w: the worker that waits (it keeps answering flow queries), NULL for the distributor. */
 static void pace_wait(struct fp_capture *c, struct fp_worker *w, uint64_t ts_ns)
@@ -309,6 +326,7 @@ static void pace_wait(struct fp_capture *c, struct fp_worker *w, uint64_t ts_ns)
             struct flow_query *q = atomic_load_explicit(&w->query, memory_order_acquire);
             if (q)
                 worker_query_slice(w, q, false);
+            worker_apply_reload(w);
         }
         uint64_t d = FP_MIN(due - now, 10 * FP_NS_PER_MS);
         struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)d};
@@ -356,7 +374,7 @@ static void ext_packet(void *arg, void *state, unsigned dir, bool created,
     if (w->ce && fp_classify_flow_packet(w->ce, &x->cls, dir, m, frame, ts_ns) && qoe)
         fp_qoe_flow_set_class(&x->qoe, qoe_class_of(&x->cls, m->sport == 53 || m->dport == 53));
     if (qoe)
-        fp_qoe_flow_update(&x->qoe, &w->cap->qoe_params, dir, m, frame, ts_ns);
+        fp_qoe_flow_update(&x->qoe, &w->live->qoe, dir, m, frame, ts_ns);
 }
 
 static void ext_release(void *arg, void *state)
@@ -377,7 +395,7 @@ static void fill_ext(struct fp_worker *w, struct fp_flow_record *rec, const stru
         return;
     uint64_t pk[2] = {rec->dir[0].packets, rec->dir[1].packets};
     uint64_t t_end = FP_MAX(rec->dir[0].last_ns, rec->dir[1].last_ns);
-    fp_qoe_flow_result(&x->qoe, &w->cap->qoe_params, pk, t_end, &rec->qoe);
+    fp_qoe_flow_result(&x->qoe, &w->live->qoe, pk, t_end, &rec->qoe);
     unsigned n = FP_MIN((unsigned)x->qoe.splt.n, (unsigned)FP_FLOW_SPLT_MAX);
     rec->splt.n = (uint8_t)n;
     for (unsigned i = 0; i < n; i++) {
@@ -544,6 +562,180 @@ static void worker_process_ring(struct fp_worker *w, struct pipe_slot *sl, unsig
     pipe_push(w);
 }
 
+/* ---- capture file fast path --------------------------------------------------------- */
+
+/*
+ * -r with one worker and a classic pcap file: the worker parses the records straight from a
+ * large read buffer and decodes them in place (no mbuf, no per-packet fread or copy). The
+ * pipeline's batches point into the buffer, so it is drained before the buffer is refilled.
+ * Anything else (pcapng, several workers) reads through net_pcap. What reaches the flow
+ * cache is what net_pcap delivers: capture length, timestamps in microseconds (nanosecond
+ * files included), end at the first bad or truncated record.
+ */
+#define FILE_BUF_SIZE (4u << 20)
+#define FILE_MAX_SNAPLEN 262144u /* libpcap's MAXIMUM_SNAPLEN */
+#define FILE_POOL_MBUFS 1024u     /* the port's pool when the worker reads the file itself */
+
+struct file_reader {
+    int fd;
+    bool swapped; /* written with the other byte order */
+    bool nsec;    /* nanosecond timestamps */
+    bool eof;     /* no more bytes to read */
+    bool done;    /* no more records */
+    bool ended;   /* a poll found no record: the worker stops at the next */
+    size_t pos, end;
+    uint8_t *buf; /* FILE_BUF_SIZE */
+};
+
+static uint32_t file_u32(const struct file_reader *fr, const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return fr->swapped ? __builtin_bswap32(v) : v;
+}
+
+/* NULL (and no error) when the file is not a classic pcap: net_pcap reads it. */
+static struct file_reader *file_reader_open(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    uint8_t h[24];
+    if (read(fd, h, sizeof(h)) != (ssize_t)sizeof(h)) {
+        close(fd);
+        return NULL;
+    }
+    uint32_t magic;
+    memcpy(&magic, h, 4);
+    struct file_reader tmp = {.fd = fd};
+    if (magic == 0xa1b2c3d4u || magic == 0xa1b23c4du) {
+        tmp.nsec = magic == 0xa1b23c4du;
+    } else if (magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u) {
+        tmp.swapped = true;
+        tmp.nsec = magic == 0x4d3cb2a1u;
+    } else {
+        close(fd);
+        return NULL;
+    }
+    uint16_t major;
+    memcpy(&major, h + 4, 2);
+    if (tmp.swapped)
+        major = __builtin_bswap16(major);
+    if (major != 2) {
+        close(fd);
+        return NULL;
+    }
+    struct file_reader *fr = calloc(1, sizeof(*fr));
+    void *buf = mmap(NULL, FILE_BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (!fr || buf == MAP_FAILED) {
+        free(fr);
+        if (buf != MAP_FAILED)
+            munmap(buf, FILE_BUF_SIZE);
+        close(fd);
+        return NULL;
+    }
+    (void)madvise(buf, FILE_BUF_SIZE, MADV_HUGEPAGE);
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    *fr = tmp;
+    fr->buf = buf;
+    return fr;
+}
+
+static void file_reader_close(struct file_reader *fr)
+{
+    if (!fr)
+        return;
+    munmap(fr->buf, FILE_BUF_SIZE);
+    close(fr->fd);
+    free(fr);
+}
+
+/* Move the unread tail to the front and read until the buffer is full or the file ends. */
+static void file_refill(struct file_reader *fr)
+{
+    size_t left = fr->end - fr->pos;
+    memmove(fr->buf, fr->buf + fr->pos, left);
+    fr->pos = 0;
+    fr->end = left;
+    while (!fr->eof && fr->end < FILE_BUF_SIZE) {
+        ssize_t r = read(fr->fd, fr->buf + fr->end, FILE_BUF_SIZE - fr->end);
+        if (r > 0)
+            fr->end += (size_t)r;
+        else if (r == 0 || errno != EINTR)
+            fr->eof = true;
+    }
+}
+
+/*
+ * Read and decode up to @p burst records into the free pipeline slot and push it. Returns
+ * the records read; 0 only when the file has no more (end, or a bad/truncated record).
+ */
+static unsigned worker_process_file(struct fp_worker *w, unsigned burst)
+{
+    struct file_reader *fr = w->fr;
+    struct pipe_slot *sl = pipe_free_slot(w);
+    struct fp_flow_batch *b = &sl->batch;
+    unsigned n = 0, k = 0;
+    uint64_t max_ts = 0;
+
+    while (n < burst && !fr->done) {
+        size_t avail = fr->end - fr->pos;
+        uint32_t caplen = 0;
+        if (avail >= 16) {
+            caplen = file_u32(fr, fr->buf + fr->pos + 8);
+            if (caplen > FILE_MAX_SNAPLEN) {
+                fr->done = true; /* libpcap: invalid capture length, the file ends here */
+                break;
+            }
+        }
+        if (avail < 16 || avail - 16 < caplen) {
+            if (fr->eof) {
+                fr->done = true; /* nothing more, or a truncated last record */
+                break;
+            }
+            if (n > 0)
+                break; /* this burst points into the buffer: push it first */
+            pipe_drain(w);
+            file_refill(fr);
+            continue;
+        }
+        const uint8_t *rec = fr->buf + fr->pos;
+        fr->pos += 16 + (size_t)caplen;
+        uint32_t sec = file_u32(fr, rec), frac = file_u32(fr, rec + 4);
+        uint64_t t = ((uint64_t)sec * 1000000u + (fr->nsec ? frac / 1000u : frac)) * 1000u;
+        uint32_t len = caplen;
+        if (n == 0 && w->cap->cfg->pace_milli)
+            pace_wait(w->cap, w, t);
+        w->stats.rx_bytes += len;
+        const uint8_t *data = rec + 16;
+        enum fp_decode_result r = fp_decode_packet(data, len, &w->dp, &sl->meta[k]);
+        if (likely(r == FP_DECODE_OK)) {
+            count_notes(&w->stats, sl->meta[k].notes);
+            b->m[k] = &sl->meta[k];
+            b->frames[k] = data;
+            b->ts_ns[k++] = t;
+        } else {
+            count_ignored(&w->stats, r, len, t);
+        }
+        if (t > max_ts)
+            max_ts = t;
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    if (max_ts > w->stats.last_ts_ns)
+        w->stats.last_ts_ns = max_ts;
+    w->stats.rx_packets += n;
+    w->stats.decode[FP_DECODE_OK] += k;
+    sl->n_mbufs = 0;
+    sl->max_ts = max_ts;
+    b->n = k;
+    b->port_id = w->cap->port_ids[0];
+    pipe_push(w);
+    return n;
+}
+
 struct query_ctx {
     struct fp_worker *w;
     struct flow_query *q;
@@ -571,6 +763,24 @@ static void worker_query_slice(struct fp_worker *w, struct flow_query *q, bool f
     }
 }
 
+/* Quiescent point (no packet, record or query in progress): take what a reload published. */
+static void worker_apply_reload(struct fp_worker *w)
+{
+    struct fp_capture *c = w->cap;
+    uint64_t gen = atomic_load_explicit(&c->timeouts_gen, memory_order_acquire);
+    if (unlikely(gen != w->timeouts_gen)) {
+        fp_flow_table_set_timeouts(w->ft, atomic_load(&c->new_idle_ms),
+                                   atomic_load(&c->new_active_ms), atomic_load(&c->new_end_ms));
+        w->timeouts_gen = gen;
+    }
+    void *cur = (void *)(uintptr_t)w->live;
+    if (unlikely(fp_rcu_reader_poll(c->live, w->id, &cur, &w->live_gen))) {
+        w->live = cur;
+        if (w->ce && w->live->ids)
+            fp_classify_engine_set_tables(w->ce, w->live->classes, w->live->rules, w->live->ids);
+    }
+}
+
 static int worker_main(void *arg)
 {
     struct fp_worker *w = arg;
@@ -589,6 +799,13 @@ static int worker_main(void *arg)
             else if (atomic_load_explicit(&c->dist->done, memory_order_acquire) &&
                      rte_ring_empty(w->in_ring))
                 break;
+        } else if (w->fr) {
+            /* As with net_pcap: the poll that finds the end drains and advances, the next
+             * one stops. */
+            if (w->fr->ended)
+                break;
+            got = worker_process_file(w, burst);
+            w->fr->ended = got == 0;
         } else {
             unsigned live_q = 0;
             for (unsigned q = 0; q < w->n_qs; q++) {
@@ -619,17 +836,13 @@ static int worker_main(void *arg)
         struct flow_query *q = atomic_load_explicit(&w->query, memory_order_acquire);
         if (unlikely(q != NULL))
             worker_query_slice(w, q, false);
-        uint64_t gen = atomic_load_explicit(&c->timeouts_gen, memory_order_acquire);
-        if (unlikely(gen != w->timeouts_gen)) {
-            fp_flow_table_set_timeouts(w->ft, atomic_load(&c->new_idle_ms),
-                                       atomic_load(&c->new_active_ms), atomic_load(&c->new_end_ms));
-            w->timeouts_gen = gen;
-        }
+        worker_apply_reload(w);
         if (!got && !c->offline)
             rte_pause();
     }
     pipe_drain(w);
     fp_flow_table_flush(w->ft, FP_END_FORCED);
+    fp_rcu_reader_offline(c->live, w->id); /* records are built: no table is read again */
     atomic_store_explicit(&w->done, true, memory_order_release);
     struct flow_query *q = atomic_load_explicit(&w->query, memory_order_acquire);
     if (q)
@@ -795,16 +1008,59 @@ static int open_capture_file(struct fp_capture *c, const char *path)
     return 0;
 }
 
-/* The class table and operator rules shared by every worker's classification engine. */
-static int classify_setup(struct fp_capture *c)
+void fp_capture_qoe_params(const struct fp_config *cfg, struct fp_qoe_params *p)
 {
-    const struct fp_config *cfg = c->cfg;
-    char err[256] = "";
-    c->classes = fp_classify_classes_load(cfg->classify_classes, err, sizeof(err));
-    if (!c->classes) {
+    FP_STATIC_ASSERT(FP_CONFIG_QOE_METRICS == FP_QOE_METRIC_MAX, "qoe.thresholds metrics");
+    fp_qoe_params_default(p);
+    p->splt_n = (uint8_t)FP_MIN(cfg->splt_packets, (unsigned)FP_QOE_SPLT_CAP);
+    p->video_burst_gap_us = cfg->qoe_video_burst_gap_ms * 1000u;
+    p->video_stall_bps = cfg->qoe_video_stall_bps;
+    p->game_spike_us = cfg->qoe_game_spike_ms * 1000u;
+    p->game_gap_us = cfg->qoe_game_gap_ms * 1000u;
+    p->rtp_latency_us = cfg->qoe_rtp_latency_ms * 1000u;
+    for (unsigned i = 0; i < cfg->n_qoe_thresholds && i < FP_MAX_QOE_THRESHOLDS; i++) {
+        const struct fp_qoe_threshold_config *t = &cfg->qoe_thresholds[i];
+        if (t->cls >= FP_QOE_CLASS_MAX || t->metric >= FP_QOE_METRIC_MAX)
+            continue; /* not produced by a validated configuration */
+        struct fp_qoe_threshold *d = &p->thr[t->cls][t->metric];
+        d->good = fp_config_qoe_value(t->metric, t->good);
+        d->bad = fp_config_qoe_value(t->metric, t->bad);
+        d->weight = t->weight;
+    }
+}
+
+static void live_free(void *obj)
+{
+    struct live_tables *lt = obj;
+    if (!lt)
+        return;
+    fp_classify_app_ids_destroy(lt->ids);
+    fp_classify_rules_destroy(lt->rules);
+    fp_classify_classes_destroy(lt->classes);
+    free(lt);
+}
+
+/* QoE parameters, and when classification is on the class table and operator rules, from a
+ * configuration (main or control thread). @return the tables, or NULL with errno set and
+ * err = "classify.classes: ..." / "classify.rules[i]: ..." */
+static struct live_tables *live_build(const struct fp_config *cfg, char *err, size_t errlen)
+{
+    struct live_tables *lt = calloc(1, sizeof(*lt));
+    if (!lt) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    fp_capture_qoe_params(cfg, &lt->qoe);
+    if (!cfg->classify_enabled)
+        return lt;
+    char why[256] = "";
+    lt->classes = fp_classify_classes_load(cfg->classify_classes, why, sizeof(why));
+    if (!lt->classes) {
         int e = errno;
-        fp_log(FP_LOG_ERR, LOGM, "classify.classes: %s", err[0] ? err : strerror(e));
-        return -e;
+        snprintf(err, errlen, "classify.classes: %s", why[0] ? why : strerror(e));
+        live_free(lt);
+        errno = e;
+        return NULL;
     }
     struct fp_classify_rule_spec specs[FP_MAX_CLASSIFY_RULES];
     for (unsigned i = 0; i < cfg->n_classify_rules; i++) {
@@ -818,13 +1074,15 @@ static int classify_setup(struct fp_capture *c)
             .cls = r->cls,
         };
     }
-    c->rules = fp_classify_rules_create(specs, cfg->n_classify_rules, err, sizeof(err));
-    if (!c->rules) {
+    lt->rules = fp_classify_rules_create(specs, cfg->n_classify_rules, why, sizeof(why));
+    if (!lt->rules) {
         int e = errno;
-        fp_log(FP_LOG_ERR, LOGM, "classify.%s", err[0] ? err : strerror(e));
-        return -e;
+        snprintf(err, errlen, "classify.%s", why[0] ? why : strerror(e));
+        live_free(lt);
+        errno = e;
+        return NULL;
     }
-    return 0;
+    return lt;
 }
 
 struct fp_capture *fp_capture_create(const struct fp_config *cfg,
@@ -832,6 +1090,7 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
 {
     struct fp_capture *c = calloc(1, sizeof(*c));
     int err = ENOMEM;
+    struct file_reader *fr = NULL; /* -r fast path, until worker 0 owns it */
     if (!c)
         goto fail;
     c->cfg = cfg;
@@ -844,8 +1103,6 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
     c->realtime_base_ns = fp_time_realtime_ns();
     atomic_init(&c->stop, false);
     pthread_mutex_init(&c->query_lock, NULL);
-    fp_qoe_params_default(&c->qoe_params);
-    c->qoe_params.splt_n = (uint8_t)cfg->splt_packets;
     if (c->offline && (err = -open_capture_file(c, cfg->capture_file)) != 0)
         goto fail;
 
@@ -912,7 +1169,13 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
     unsigned total_q = 0;
     for (unsigned p = 0; p < c->n_ports; p++)
         total_q += nq[p];
-    unsigned n_mbufs = cfg->mbufs ? cfg->mbufs : mbufs_needed(cfg, total_q, need_dist);
+    /* One worker reading a classic pcap file parses it itself (no mbuf per packet): the
+     * pool then only has to satisfy the port's setup, and a small one starts faster. */
+    if (c->offline && !need_dist && c->n_workers == 1)
+        fr = file_reader_open(cfg->capture_file);
+    unsigned n_mbufs = cfg->mbufs ? cfg->mbufs
+                       : fr       ? FILE_POOL_MBUFS
+                                  : mbufs_needed(cfg, total_q, need_dist);
     unsigned dist_ring = cfg->dist_ring_size;
     if (need_dist && c->offline) {
         /* net_pcap loses the packet it read when the pool is empty: in capture-file mode
@@ -956,8 +1219,21 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
             goto fail;
         atomic_init(&c->dist->done, false);
     }
-    if (cfg->classify_enabled && (err = -classify_setup(c)) != 0)
+    char lerr[320];
+    struct live_tables *live0 = live_build(cfg, lerr, sizeof(lerr));
+    if (!live0) {
+        err = errno;
+        fp_log(FP_LOG_ERR, LOGM, "%s", lerr);
         goto fail;
+    }
+    c->live = calloc(1, sizeof(*c->live));
+    if (!c->live || fp_rcu_init(c->live, c->n_workers, live0, live_free) != 0) {
+        live_free(live0);
+        free(c->live);
+        c->live = NULL;
+        err = c->n_workers > FP_RCU_MAX_READERS ? EINVAL : ENOMEM;
+        goto fail;
+    }
     unsigned lcore = rte_get_next_lcore(-1, 1, 0);
     for (unsigned i = 0; i < c->n_workers; i++) {
         struct fp_worker *w = &c->workers[i];
@@ -967,6 +1243,8 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
         w->lcore = lcore;
         lcore = rte_get_next_lcore(lcore, 1, 0);
         atomic_init(&w->done, false);
+        w->live = live0;
+        w->live_gen = fp_rcu_generation(c->live);
         w->pipe = rte_zmalloc("fp_pipe", sizeof(struct pipe_slot) * PIPE_DEPTH, RTE_CACHE_LINE_SIZE);
         if (!w->pipe)
             goto fail;
@@ -989,8 +1267,8 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
                 .max_packets = cfg->classify_max_packets,
                 .contexts = cfg->classify_contexts,
                 .dns_cache = cfg->classify_dns_cache,
-                .classes = c->classes,
-                .rules = c->rules,
+                .classes = live0->classes,
+                .rules = live0->rules,
             };
             w->ce = fp_classify_engine_create(&cp);
             if (!w->ce) {
@@ -1024,6 +1302,8 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
             }
         }
     }
+    c->workers[0].fr = fr;
+    fr = NULL;
     /* Queues: to the distributor, or queue q of every port to worker q. */
     for (unsigned p = 0; p < c->n_ports; p++) {
         for (uint16_t q = 0; q < nq[p]; q++) {
@@ -1045,6 +1325,7 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
     return c;
 
 fail:
+    file_reader_close(fr);
     fp_capture_destroy(c);
     errno = err;
     return NULL;
@@ -1063,6 +1344,38 @@ const uint8_t *fp_capture_rss_key(void)
 unsigned fp_capture_worker_count(const struct fp_capture *c)
 {
     return c->n_workers;
+}
+
+int fp_capture_reload_tables(struct fp_capture *c, const struct fp_config *cfg, char *err,
+                             size_t errlen)
+{
+    if (cfg->classify_enabled != c->cfg->classify_enabled) {
+        snprintf(err, errlen, "classify.enabled: needs a restart");
+        return -EINVAL;
+    }
+    struct live_tables *lt = live_build(cfg, err, errlen);
+    if (!lt)
+        return errno == ENOMEM ? -ENOMEM : -EINVAL;
+    if (cfg->classify_enabled && c->workers[0].ce) {
+        /* Every engine resolves the same ids: worker 0's nDPI names serve all of them. */
+        lt->ids = fp_classify_app_ids_create(c->workers[0].ce, lt->classes, lt->rules);
+        if (!lt->ids) {
+            live_free(lt);
+            snprintf(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    int ret = fp_rcu_publish(c->live, lt);
+    if (ret != 0) {
+        live_free(lt);
+        snprintf(err, errlen, "%d earlier reloads still wait for a worker to switch",
+                 FP_RCU_MAX_RETIRED);
+        return ret;
+    }
+    /* Workers switch within one poll (10 ms while pacing); free the replaced tables now
+     * when they have, else a later reload or the exit does. */
+    (void)fp_rcu_synchronize(c->live, 1000);
+    return 0;
 }
 
 void fp_capture_set_timeouts(struct fp_capture *c, uint32_t idle_ms, uint32_t active_ms,
@@ -1293,14 +1606,17 @@ void fp_capture_destroy(struct fp_capture *c)
     if (c->workers) {
         for (unsigned i = 0; i < c->n_workers; i++) {
             fp_flow_table_destroy(c->workers[i].ft);
+            file_reader_close(c->workers[i].fr);
             fp_classify_engine_destroy(c->workers[i].ce);
             rte_ring_free(c->workers[i].in_ring);
         }
         rte_free(c->workers);
     }
     rte_free(c->dist);
-    fp_classify_rules_destroy(c->rules);
-    fp_classify_classes_destroy(c->classes);
+    if (c->live) {
+        fp_rcu_fini(c->live); /* every worker has stopped */
+        free(c->live);
+    }
     rte_mempool_free(c->pool);
     free(c);
 }

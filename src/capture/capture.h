@@ -103,6 +103,29 @@ unsigned fp_capture_worker_count(const struct fp_capture *c);
 void fp_capture_set_timeouts(struct fp_capture *c, uint32_t idle_ms, uint32_t active_ms,
                              uint32_t tcp_end_ms);
 
+struct fp_qoe_params;
+
+/**
+ * The QoE parameters of a configuration: fp_qoe_params_default() with the qoe.* settings
+ * and the qoe.thresholds entries applied over it. Pure; any thread.
+ */
+void fp_capture_qoe_params(const struct fp_config *cfg, struct fp_qoe_params *p);
+
+/**
+ * Reload: build the QoE parameters and, when classification is on, the class table
+ * (classify.classes, re-read) and operator rules of @p cfg, and publish them to the workers.
+ * Each worker switches at its next poll and acknowledges; the replaced tables are freed once
+ * every worker has (waits up to 1 s for that, else they are freed by a later reload or at
+ * exit). Flows already classified keep their application and class; flows not yet decided
+ * are decided with the new rules; scores of records built after the switch use the new
+ * thresholds. One caller at a time (the control thread).
+ * @param err  on failure: "classify.classes: ...", "classify.rules[i]: ...", ...
+ * @return 0, -EINVAL (nothing published), -ENOMEM, or -EBUSY (FP_RCU_MAX_RETIRED earlier
+ *         reloads still wait for a worker that does not poll)
+ */
+int fp_capture_reload_tables(struct fp_capture *c, const struct fp_config *cfg, char *err,
+                             size_t errlen);
+
 /** One worker's counters and its flow cache counters (any thread; relaxed reads). */
 void fp_capture_get_worker(const struct fp_capture *c, unsigned worker, struct fp_worker_stats *ws,
                            struct fp_flow_stats *fs);

@@ -16,7 +16,8 @@
  * memory is freed when the context is released.
  *
  * The class table (struct fp_classify_classes) and the rules (struct fp_classify_rules) are
- * immutable once built (main thread) and shared read-only by every worker.
+ * immutable once built (main thread) and shared read-only by every worker; a reload builds
+ * new ones and each worker switches with fp_classify_engine_set_tables() at a quiescent point.
  *
  * Decision order (src/classify/README.md has the details): operator rule > nDPI application
  * found in the payload > our "host:" table, then nDPI's host list, on SNI / Host / DNS name >
@@ -300,6 +301,37 @@ bool fp_classify_flow_finish(struct fp_classify_engine *e, struct fp_classify_fl
 
 /** The flow leaves the cache: give its context back (if any). */
 void fp_classify_flow_release(struct fp_classify_engine *e, struct fp_classify_flow *f);
+
+/** Application ids of a class table's "host:" rows and of a rule set (immutable). */
+struct fp_classify_app_ids;
+
+/**
+ * Resolve the application ids of @p c's "host:" rows and of @p r's rules against the nDPI
+ * protocol names of engine @p e (any thread: nDPI's protocol table is only read, and is not
+ * written after the engine's creation, so e's worker may run meanwhile). Every engine of a
+ * process gives the same ids, so one object serves all workers.
+ * @param r  NULL = no rules
+ * @return the ids, or NULL with errno = ENOMEM
+ */
+struct fp_classify_app_ids *fp_classify_app_ids_create(const struct fp_classify_engine *e,
+                                                       const struct fp_classify_classes *c,
+                                                       const struct fp_classify_rules *r);
+
+/** Free ids (NULL accepted). */
+void fp_classify_app_ids_destroy(struct fp_classify_app_ids *ids);
+
+/**
+ * Switch the engine to another class table and rule set (live reload). Call on the engine's
+ * worker, between packets; it does not allocate. Flows already decided keep their decision
+ * (struct fp_flow_app holds copies); flows still being inspected are decided with the new
+ * tables. @p c, @p r and @p ids (from fp_classify_app_ids_create() with the same c and r)
+ * must stay valid until the next switch or the engine's destruction.
+ * @param r  NULL = no rules
+ */
+void fp_classify_engine_set_tables(struct fp_classify_engine *e,
+                                   const struct fp_classify_classes *c,
+                                   const struct fp_classify_rules *r,
+                                   const struct fp_classify_app_ids *ids);
 
 /** Live counters (readers on other threads use relaxed loads). */
 const struct fp_classify_stats *fp_classify_engine_stats(const struct fp_classify_engine *e);

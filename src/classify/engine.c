@@ -68,13 +68,68 @@ struct fp_classify_engine {
     uint32_t nf_size;
     uint32_t free_head;               /* index + 1 */
     struct ndpi_flow_struct *scratch; /* for ndpi_guess_undetected_protocol */
-    uint16_t *rule_ids;               /* app id per rule */
-    uint16_t *host_ids;               /* app id per "host:" row of the class table */
+    const uint16_t *rule_ids;         /* app id per rule (ids->id) */
+    const uint16_t *host_ids;         /* app id per "host:" row of the class table */
+    struct fp_classify_app_ids *own_ids; /* the ids of the tables given at create */
     struct fp_classify_tls tls;       /* extractor outputs (scratch) */
     struct fp_classify_http http;
     struct fp_classify_dns dnsmsg;
     struct fp_classify_dns_answer ans[DNS_ANSWERS];
 };
+
+/* ---- application ids of a class table and rule set -------------------------------------- */
+
+struct fp_classify_app_ids {
+    unsigned n_rules;
+    unsigned n_hosts;
+    uint16_t id[]; /* rules, then "host:" rows */
+};
+
+struct fp_classify_app_ids *fp_classify_app_ids_create(const struct fp_classify_engine *e,
+                                                       const struct fp_classify_classes *c,
+                                                       const struct fp_classify_rules *r)
+{
+    unsigned nr = fp_classify_rules_count(r);
+    unsigned nh = c ? fp_classify_classes_host_count(c) : 0;
+    struct fp_classify_app_ids *ids = calloc(1, sizeof(*ids) + (nr + nh + 1) * sizeof(uint16_t));
+    if (!ids) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ids->n_rules = nr;
+    ids->n_hosts = nh;
+    /* ndpi_get_protocol_id only reads nDPI's protocol table, which is not written after
+     * ndpi_finalize_initialization: safe while e's worker runs. */
+    for (unsigned i = 0; i < nr; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s", fp_classify_rules_app(r, i));
+        int id = ndpi_get_protocol_id(e->ndpi, name);
+        ids->id[i] = (uint16_t)(id > 0 ? id : FP_RULE_APP_ID_BASE + (int)i);
+    }
+    for (unsigned i = 0; i < nh; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s", fp_classify_classes_host_app(c, i));
+        int id = ndpi_get_protocol_id(e->ndpi, name);
+        ids->id[nr + i] = (uint16_t)(id > 0 ? id : FP_HOST_APP_ID_BASE + (int)i);
+    }
+    return ids;
+}
+
+void fp_classify_app_ids_destroy(struct fp_classify_app_ids *ids)
+{
+    free(ids);
+}
+
+void fp_classify_engine_set_tables(struct fp_classify_engine *e,
+                                   const struct fp_classify_classes *c,
+                                   const struct fp_classify_rules *r,
+                                   const struct fp_classify_app_ids *ids)
+{
+    e->p.classes = c;
+    e->p.rules = r;
+    e->rule_ids = ids->id;
+    e->host_ids = ids->id + ids->n_rules;
+}
 
 /* ---- create / destroy ------------------------------------------------------------------ */
 
@@ -119,27 +174,11 @@ struct fp_classify_engine *fp_classify_engine_create(const struct fp_classify_pa
     NDPI_BITMASK_SET_ALL(all);
     ndpi_set_protocol_detection_bitmask2(e->ndpi, &all);
     ndpi_finalize_initialization(e->ndpi);
-    unsigned nr = fp_classify_rules_count(p->rules);
     err = ENOMEM;
-    e->rule_ids = calloc(nr + 1, sizeof(*e->rule_ids));
-    if (!e->rule_ids)
+    e->own_ids = fp_classify_app_ids_create(e, p->classes, p->rules);
+    if (!e->own_ids)
         goto fail;
-    for (unsigned i = 0; i < nr; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "%s", fp_classify_rules_app(p->rules, i));
-        int id = ndpi_get_protocol_id(e->ndpi, name);
-        e->rule_ids[i] = (uint16_t)(id > 0 ? id : FP_RULE_APP_ID_BASE + (int)i);
-    }
-    unsigned nh = fp_classify_classes_host_count(p->classes);
-    e->host_ids = calloc(nh + 1, sizeof(*e->host_ids));
-    if (!e->host_ids)
-        goto fail;
-    for (unsigned i = 0; i < nh; i++) {
-        char name[64];
-        snprintf(name, sizeof(name), "%s", fp_classify_classes_host_app(p->classes, i));
-        int id = ndpi_get_protocol_id(e->ndpi, name);
-        e->host_ids[i] = (uint16_t)(id > 0 ? id : FP_HOST_APP_ID_BASE + (int)i);
-    }
+    fp_classify_engine_set_tables(e, p->classes, p->rules, e->own_ids);
     return e;
 
 fail:
@@ -161,8 +200,7 @@ void fp_classify_engine_destroy(struct fp_classify_engine *e)
         ndpi_exit_detection_module(e->ndpi);
     fp_classify_quic_ctx_destroy(e->quic);
     fp_classify_dns_cache_destroy(e->dns);
-    free(e->rule_ids);
-    free(e->host_ids);
+    fp_classify_app_ids_destroy(e->own_ids);
     free(e->scratch);
     free(e->nf_mem);
     free(e->ctx);

@@ -162,6 +162,16 @@ const struct fp_config_setting fp_config_settings[] = {
      "measure quality of experience per flow (TCP, DNS, RTP, video, gaming, score, SPLT)"},
     {"qoe.splt_packets", FP_CONFIG_INT, 0, 0, 20, 20, NULL, NULL, 0, CFG_FIELD(splt_packets),
      "packets of each flow recorded in the SPLT lists (length, direction, inter-arrival)"},
+    {"qoe.video_burst_gap", FP_CONFIG_DURATION, 0, 1, 60000, 200, NULL, NULL, 1000,
+     CFG_FIELD(qoe_video_burst_gap_ms), "video: server silence that separates two bursts"},
+    {"qoe.video_stall_rate", FP_CONFIG_INT, 0, 0, 1000000000, 300000, NULL, NULL, 0,
+     CFG_FIELD(qoe_video_stall_bps), "video: 1 s bin inside a burst below this bit/s = stall"},
+    {"qoe.game_spike", FP_CONFIG_DURATION, 0, 1, 60000, 150, NULL, NULL, 1000,
+     CFG_FIELD(qoe_game_spike_ms), "gaming: request/response latency counted as a lag spike"},
+    {"qoe.game_gap", FP_CONFIG_DURATION, 0, 1, 60000, 250, NULL, NULL, 1000,
+     CFG_FIELD(qoe_game_gap_ms), "gaming: server-to-client silence counted as a gap"},
+    {"qoe.rtp_latency", FP_CONFIG_DURATION, 0, 0, 10000, 0, NULL, NULL, 1000,
+     CFG_FIELD(qoe_rtp_latency_ms), "one-way network latency assumed by the RTP E-model (MOS)"},
 
     {"classify.enabled", FP_CONFIG_BOOL, 0, 0, 1, 1, NULL, NULL, 0, CFG_FIELD(classify_enabled),
      "identify each flow's application and class (nDPI, SNI, DNS names, rules)"},
@@ -233,6 +243,157 @@ static const struct fp_config_setting rule_settings[] = {
      app_class_names, 0, RULE_FIELD(cls), "FlowPulse class of matching flows"},
 };
 
+static void fmt(char *buf, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static const char *fmt_seconds(char *buf, size_t len, long long v, unsigned scale);
+
+/* Element check of classify.rules: what fp_classify_rules_create() refuses, caught here so the
+ * message names the file and line. */
+static bool valid_prefix(const char *s)
+{
+    char buf[64];
+    unsigned char a[16];
+    if (strlen(s) >= sizeof(buf))
+        return false;
+    snprintf(buf, sizeof(buf), "%s", s);
+    char *slash = strchr(buf, '/');
+    long plen = -1;
+    if (slash != NULL) {
+        char *end;
+        *slash = '\0';
+        errno = 0;
+        plen = strtol(slash + 1, &end, 10);
+        if (*end != '\0' || end == slash + 1 || plen < 0 || errno != 0)
+            return false;
+    }
+    unsigned bits;
+    if (inet_pton(AF_INET, buf, a) == 1)
+        bits = 32;
+    else if (inet_pton(AF_INET6, buf, a) == 1)
+        bits = 128;
+    else
+        return false;
+    if (plen > (long)bits)
+        return false;
+    for (unsigned b = plen < 0 ? bits : (unsigned)plen; b < bits; b++)
+        if (a[b / 8] & (0x80 >> (b % 8)))
+            return false;
+    return true;
+}
+
+static const char *rule_check(const void *elems, unsigned i, char *problem, size_t len)
+{
+    const struct fp_classify_rule_config *r = (const struct fp_classify_rule_config *)elems + i;
+    if (r->prefix[0] != '\0' && !valid_prefix(r->prefix)) {
+        fmt(problem, len, "\"%s\" is not ADDRESS[/LEN] with zero host bits", r->prefix);
+        return "prefix";
+    }
+    const char *suf = r->name_suffix;
+    suf += strncmp(suf, "*.", 2) == 0 ? 2 : *suf == '.' ? 1 : 0;
+    if (*suf == '\0' && r->prefix[0] == '\0' && r->port == 0 && r->proto == 0) {
+        fmt(problem, len, "needs a criterion (name_suffix, prefix, port or proto)");
+        return "";
+    }
+    return NULL;
+}
+
+/* qoe.thresholds: QoE classes and metrics in the order of src/qoe's enums (a unit test
+ * compares them), with the unit each metric is written in. */
+#define THR_FIELD(f)                                                                           \
+    .offset = offsetof(struct fp_qoe_threshold_config, f),                                    \
+    .size = sizeof(((struct fp_qoe_threshold_config *)0)->f)
+#define MILLION 1000000LL
+
+static const struct fp_config_enum qoe_class_names[] = {
+    {"unknown", 0}, {"web", 1}, {"video", 2}, {"conferencing", 3}, {"gaming", 4}, {"dns", 5},
+    {"bulk", 6},    {NULL, 0},
+};
+
+static const struct fp_config_enum qoe_metric_names[] = {
+    {"rtt", 0},           {"art", 1},           {"retx_permille", 2}, {"tls_handshake", 3},
+    {"dns_time", 4},      {"dns_fail", 5},      {"mos", 6},           {"rtp_loss_permille", 7},
+    {"rtp_jitter", 8},    {"video_kbps", 9},    {"video_stall_bins", 10},
+    {"game_latency", 11}, {"game_jitter", 12},  {"game_spikes", 13},  {NULL, 0},
+};
+FP_STATIC_ASSERT(FP_ARRAY_SIZE(qoe_metric_names) == FP_CONFIG_QOE_METRICS + 1, "metric table");
+
+/* Per metric: millionths of the file unit per integer unit of src/qoe (= the resolution),
+ * the largest value in the file unit, and the unit's name. */
+static const struct {
+    long long per;
+    long long max;
+    const char *unit;
+} qoe_metric_units[FP_CONFIG_QOE_METRICS] = {
+    {1, 3600, "s"},  {1, 3600, "s"},   {MILLION, 1000, "permille"}, {1, 3600, "s"},
+    {1, 3600, "s"},  {MILLION, 1, "(0 or 1)"}, {10000, 5, "MOS"},  {MILLION, 1000, "permille"},
+    {1, 3600, "s"},  {MILLION, 100000000, "kbit/s"}, {MILLION, 65535, "bins"},
+    {1, 3600, "s"},  {1, 3600, "s"},   {MILLION, 65535, "spikes"},
+};
+
+int64_t fp_config_qoe_value(unsigned metric, int64_t millionths)
+{
+    if (metric >= FP_CONFIG_QOE_METRICS)
+        return 0;
+    return millionths / qoe_metric_units[metric].per;
+}
+
+static bool qoe_threshold_value_bad(const struct fp_qoe_threshold_config *t, int64_t v,
+                                    char *problem, size_t len)
+{
+    char a[32], b[32];
+    long long per = qoe_metric_units[t->metric].per, max = qoe_metric_units[t->metric].max;
+    const char *name = qoe_metric_names[t->metric].name;
+    if (v > max * MILLION) {
+        fmt(problem, len, "%s is above %lld %s, the largest %s", fmt_seconds(a, sizeof(a), v,
+            MILLION), max, qoe_metric_units[t->metric].unit, name);
+        return true;
+    }
+    if (v % per != 0) {
+        fmt(problem, len, "%s is finer than the resolution of %s (%s %s)",
+            fmt_seconds(a, sizeof(a), v, MILLION), name, fmt_seconds(b, sizeof(b), per, MILLION),
+            qoe_metric_units[t->metric].unit);
+        return true;
+    }
+    return false;
+}
+
+static const char *qoe_threshold_check(const void *elems, unsigned i, char *problem, size_t len)
+{
+    const struct fp_qoe_threshold_config *all = elems, *t = &all[i];
+    if (t->metric >= FP_CONFIG_QOE_METRICS || t->cls >= FP_ARRAY_SIZE(qoe_class_names) - 1) {
+        fmt(problem, len, "invalid class or metric");
+        return "";
+    }
+    if (qoe_threshold_value_bad(t, t->good, problem, len))
+        return "good";
+    if (qoe_threshold_value_bad(t, t->bad, problem, len))
+        return "bad";
+    if (t->good == t->bad) {
+        fmt(problem, len, "equal to good (the sub-score needs good != bad)");
+        return "bad";
+    }
+    for (unsigned j = 0; j < i; j++) {
+        if (all[j].cls == t->cls && all[j].metric == t->metric) {
+            fmt(problem, len, "class \"%s\" metric \"%s\" is already set by qoe.thresholds[%u]",
+                qoe_class_names[t->cls].name, qoe_metric_names[t->metric].name, j);
+            return "metric";
+        }
+    }
+    return NULL;
+}
+
+static const struct fp_config_setting qoe_threshold_settings[] = {
+    {"class", FP_CONFIG_ENUM, FP_CONFIG_F_REQUIRED, 0, 0, 0, "unknown", qoe_class_names, 0,
+     THR_FIELD(cls), "QoE class: unknown, web, video, conferencing, gaming, dns or bulk"},
+    {"metric", FP_CONFIG_ENUM, FP_CONFIG_F_REQUIRED, 0, 0, 0, "rtt", qoe_metric_names, 0,
+     THR_FIELD(metric), "metric (flowpulse.conf.example lists them with their units)"},
+    {"good", FP_CONFIG_DECIMAL, FP_CONFIG_F_REQUIRED, 0, 100000000 * MILLION, 0, NULL, NULL,
+     MILLION, THR_FIELD(good), "value with sub-score 100 (seconds, MOS, permille, kbit/s, count)"},
+    {"bad", FP_CONFIG_DECIMAL, FP_CONFIG_F_REQUIRED, 0, 100000000 * MILLION, 0, NULL, NULL,
+     MILLION, THR_FIELD(bad), "value with sub-score 0 (below good for higher-is-better metrics)"},
+    {"weight", FP_CONFIG_INT, 0, 0, 1000, 1, NULL, NULL, 0, THR_FIELD(weight),
+     "weight of the metric in the class's mean, 0 = not used"},
+};
+
 static const struct fp_config_setting collector_settings[] = {
     {"url", FP_CONFIG_URL, FP_CONFIG_F_REQUIRED, 0, 0, 0, "", NULL, 0, COLL_FIELD(url),
      "udp://, tcp:// (port 4739), tls://, dtls:// (port 4740), nfv9+udp://, nfv5+udp:// "
@@ -251,14 +412,18 @@ static const struct fp_config_setting collector_settings[] = {
 const struct fp_config_list fp_config_lists[] = {
     {"capture.ports", port_settings, FP_ARRAY_SIZE(port_settings), sizeof(struct fp_port_config),
      offsetof(struct fp_config, ports), offsetof(struct fp_config, n_ports), FP_MAX_PORTS,
-     "capture ports"},
+     "capture ports", NULL},
     {"export.collectors", collector_settings, FP_ARRAY_SIZE(collector_settings),
      sizeof(struct fp_collector_config), offsetof(struct fp_config, collectors),
-     offsetof(struct fp_config, n_collectors), FP_MAX_COLLECTORS, "export destinations"},
+     offsetof(struct fp_config, n_collectors), FP_MAX_COLLECTORS, "export destinations", NULL},
     {"classify.rules", rule_settings, FP_ARRAY_SIZE(rule_settings),
      sizeof(struct fp_classify_rule_config), offsetof(struct fp_config, classify_rules),
      offsetof(struct fp_config, n_classify_rules), FP_MAX_CLASSIFY_RULES,
-     "operator rules: name suffix, prefix, port, protocol -> application and class"},
+     "operator rules: name suffix, prefix, port, protocol -> application and class", rule_check},
+    {"qoe.thresholds", qoe_threshold_settings, FP_ARRAY_SIZE(qoe_threshold_settings),
+     sizeof(struct fp_qoe_threshold_config), offsetof(struct fp_config, qoe_thresholds),
+     offsetof(struct fp_config, n_qoe_thresholds), FP_MAX_QOE_THRESHOLDS,
+     "QoE score thresholds per class and metric, over the built-in table", qoe_threshold_check},
 };
 const size_t fp_config_n_lists = FP_ARRAY_SIZE(fp_config_lists);
 
@@ -356,14 +521,17 @@ static long long load_int(const void *base, const struct fp_config_setting *s)
     }
 }
 
-/* "15", "0.5", "0.015": a duration in stored units printed as seconds. */
+/* "15", "0.5", "0.015": a duration (or decimal) in stored units printed as seconds. */
 static const char *fmt_seconds(char *buf, size_t len, long long v, unsigned scale)
 {
     if (scale <= 1 || v % (long long)scale == 0) {
         snprintf(buf, len, "%lld", scale > 1 ? v / (long long)scale : v);
         return buf;
     }
-    snprintf(buf, len, "%s%lld.%03lld", v < 0 ? "-" : "", llabs(v) / scale, llabs(v) % scale);
+    char frac[24];
+    snprintf(frac, sizeof(frac), "%lld", llabs(v) % scale + (long long)scale); /* "1" + digits */
+    if (snprintf(buf, len, "%s%lld.%s", v < 0 ? "-" : "", llabs(v) / scale, frac + 1) < 0)
+        buf[0] = '\0';
     for (size_t n = strlen(buf); n > 0 && buf[n - 1] == '0'; n--)
         buf[n - 1] = '\0';
     return buf;
@@ -426,10 +594,12 @@ static int check_number(const struct fp_config_setting *s, long long v, char *pr
     char a[32], b[32], c[32];
 
     if (v < s->min || v > s->max) {
-        if (s->type == FP_CONFIG_DURATION)
-            fmt(problem, PROBLEM_LEN, "%s s is out of range (%s..%s s)",
-                fmt_seconds(a, sizeof(a), v, s->scale), fmt_seconds(b, sizeof(b), s->min, s->scale),
-                fmt_seconds(c, sizeof(c), s->max, s->scale));
+        const char *u = s->type == FP_CONFIG_DURATION ? " s" : "";
+        if (s->type == FP_CONFIG_DURATION || s->type == FP_CONFIG_DECIMAL)
+            fmt(problem, PROBLEM_LEN, "%s%s is out of range (%s..%s%s)",
+                fmt_seconds(a, sizeof(a), v, s->scale), u,
+                fmt_seconds(b, sizeof(b), s->min, s->scale),
+                fmt_seconds(c, sizeof(c), s->max, s->scale), u);
         else
             fmt(problem, PROBLEM_LEN, "%lld is out of range (%lld..%lld)", v, s->min, s->max);
         return -EINVAL;
@@ -446,21 +616,23 @@ static int seconds_to_units(const struct fp_config_setting *s, double sec, long 
                             char *problem)
 {
     char a[32], b[32];
+    const char *u = s->type == FP_CONFIG_DURATION ? " s" : "";
 
     if (!isfinite(sec) || fabs(sec) > 1e12) {
-        fmt(problem, PROBLEM_LEN, "%g s is out of range (%s..%s s)", sec,
+        fmt(problem, PROBLEM_LEN, "%g%s is out of range (%s..%s%s)", sec, u,
             fmt_seconds(a, sizeof(a), s->min, s->scale),
-            fmt_seconds(b, sizeof(b), s->max, s->scale));
+            fmt_seconds(b, sizeof(b), s->max, s->scale), u);
         return -EINVAL;
     }
     double units = sec * s->scale;
     double r = nearbyint(units);
     if (fabs(units - r) > 1e-6) {
         if (s->scale == 1)
-            fmt(problem, PROBLEM_LEN, "%g s is not a whole number of seconds", sec);
+            fmt(problem, PROBLEM_LEN, "%g%s is not a whole number%s", sec, u,
+                *u ? " of seconds" : "");
         else
-            fmt(problem, PROBLEM_LEN, "%g s is finer than the resolution of 1/%u s", sec,
-                s->scale);
+            fmt(problem, PROBLEM_LEN, "%g%s is finer than the resolution of 1/%u%s", sec, u,
+                s->scale, u);
         return -EINVAL;
     }
     *out = (long long)r;
@@ -477,6 +649,7 @@ static void set_default(void *base, const struct fp_config_setting *s)
         break;
     case FP_CONFIG_INT:
     case FP_CONFIG_DURATION:
+    case FP_CONFIG_DECIMAL:
         store_int(base, s, s->def);
         break;
     case FP_CONFIG_STRING:
@@ -868,6 +1041,8 @@ static const char *wanted_name(enum fp_config_type t)
         return "an integer";
     case FP_CONFIG_DURATION:
         return "a number of seconds";
+    case FP_CONFIG_DECIMAL:
+        return "a number";
     default:
         return "a string";
     }
@@ -965,6 +1140,7 @@ static int apply_cfg_value(void *base, const struct fp_config_setting *s,
         store_int(base, s, v);
         return 0;
     case FP_CONFIG_DURATION:
+    case FP_CONFIG_DECIMAL:
         if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
             long long sec = config_setting_get_int64(cs);
             if (t == CONFIG_TYPE_INT && int_literal_truncated(L, cs, sec)) {
@@ -1089,6 +1265,17 @@ static int load_list(const struct load_ctx *L, struct fp_config *c, const struct
                 fmt(problem, sizeof(problem), "missing \"%s\"", l->elem[k].path);
                 return cfg_error(L, e, path, problem);
             }
+        }
+        const char *blame = l->check != NULL
+                                ? l->check((char *)c + l->array_offset, i, problem, sizeof(problem))
+                                : NULL;
+        if (blame != NULL) {
+            const config_setting_t *bs = *blame ? config_setting_get_member(e, blame) : NULL;
+            if (*blame)
+                snprintf(path, sizeof(path), "%s[%u].%s", l->path, i, blame);
+            else
+                snprintf(path, sizeof(path), "%s[%u]", l->path, i);
+            return cfg_error(L, bs != NULL ? bs : e, path, problem);
         }
         (*count)++;
     }
@@ -1280,11 +1467,12 @@ static int apply_text(void *base, const struct fp_config_setting *s, char *v, ch
             return -EINVAL;
         store_int(base, s, x);
         return 0;
-    case FP_CONFIG_DURATION: {
+    case FP_CONFIG_DURATION:
+    case FP_CONFIG_DECIMAL: {
         errno = 0;
         double sec = strtod(v, &end);
         if (v[0] == '\0' || *end != '\0' || isspace((unsigned char)v[0]) || !isfinite(sec)) {
-            fmt(problem, PROBLEM_LEN, "expected a number of seconds, got \"%s\"", v);
+            fmt(problem, PROBLEM_LEN, "expected %s, got \"%s\"", wanted_name(s->type), v);
             return -EINVAL;
         }
         if (seconds_to_units(s, sec, &x, problem) < 0 || check_number(s, x, problem) < 0)
@@ -1401,6 +1589,7 @@ static int check_stored(const void *base, const struct fp_config_setting *s, cha
     switch (s->type) {
     case FP_CONFIG_INT:
     case FP_CONFIG_DURATION:
+    case FP_CONFIG_DECIMAL:
         return check_number(s, load_int(base, s), problem);
     case FP_CONFIG_STRING:
     case FP_CONFIG_URL:
@@ -1450,6 +1639,14 @@ int fp_config_validate(const struct fp_config *c, char *err, size_t errlen)
                     fmt(err, errlen, "%s[%u].%s: %s", l->path, e, l->elem[k].path, problem);
                     return -EINVAL;
                 }
+            }
+            const char *blame = l->check != NULL
+                                    ? l->check((const char *)c + l->array_offset, e, problem,
+                                               sizeof(problem))
+                                    : NULL;
+            if (blame != NULL) {
+                fmt(err, errlen, "%s[%u]%s%s: %s", l->path, e, *blame ? "." : "", blame, problem);
+                return -EINVAL;
             }
         }
     }
@@ -1580,6 +1777,7 @@ static void put_value(FILE *out, const void *base, const struct fp_config_settin
         fprintf(out, "%lld%s", v, v > INT_MAX || v < INT_MIN ? "L" : "");
         break;
     case FP_CONFIG_DURATION:
+    case FP_CONFIG_DECIMAL:
         fputs(fmt_seconds(buf, sizeof(buf), load_int(base, s), s->scale), out);
         break;
     case FP_CONFIG_STRING:
@@ -1612,6 +1810,10 @@ static void put_help(FILE *out, const struct fp_config_setting *s, const char *l
         fprintf(out, " (%s..%s s, default %s)\n", fmt_seconds(a, sizeof(a), s->min, s->scale),
                 fmt_seconds(b, sizeof(b), s->max, s->scale),
                 fmt_seconds(d, sizeof(d), s->def, s->scale));
+        break;
+    case FP_CONFIG_DECIMAL:
+        fprintf(out, " (%s..%s)\n", fmt_seconds(a, sizeof(a), s->min, s->scale),
+                fmt_seconds(b, sizeof(b), s->max, s->scale));
         break;
     case FP_CONFIG_BOOL:
         fprintf(out, " (default %s)\n", s->def ? "true" : "false");

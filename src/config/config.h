@@ -18,6 +18,7 @@
 #define FP_MAX_WORKERS 64
 #define FP_CONFIG_STR 256
 #define FP_MAX_CLASSIFY_RULES 64
+#define FP_MAX_QOE_THRESHOLDS 128 /**< qoe.thresholds entries (7 classes x 14 metrics fit) */
 
 enum fp_transport {
     FP_TRANSPORT_UDP,
@@ -69,6 +70,20 @@ struct fp_classify_rule_config {
     uint32_t proto;                  /**< IP protocol number (0 = any) */
     char app[32];                    /**< application name reported */
     char cls[16];                    /**< FlowPulse class ("class" in the file) */
+};
+
+/**
+ * One qoe.thresholds element: the score threshold of one metric in one QoE class, applied
+ * over the built-in table (fp_qoe_params_default). good/bad are stored in millionths of the
+ * unit the file uses for the metric (seconds, MOS, permille, kbit/s, count);
+ * fp_config_qoe_value() converts them to the metric's integer unit.
+ */
+struct fp_qoe_threshold_config {
+    uint32_t cls;    /**< QoE class, enum fp_qoe_class order ("class" in the file) */
+    uint32_t metric; /**< metric, enum fp_qoe_metric order (FP_QOE_METRICS) */
+    int64_t good;    /**< millionths of the file unit: sub-score 100 at or better than this */
+    int64_t bad;     /**< millionths of the file unit: sub-score 0 at or worse than this */
+    uint32_t weight; /**< weight in the class's mean, 0 = metric not used (default 1) */
 };
 
 struct fp_config {
@@ -128,6 +143,13 @@ struct fp_config {
     /* quality of experience */
     bool qoe_enabled;           /**< qoe.enabled (default true) */
     unsigned splt_packets;      /**< qoe.splt_packets: first N packets in SPLT (default 20) */
+    uint32_t qoe_video_burst_gap_ms; /**< qoe.video_burst_gap: silence between bursts (0.2 s) */
+    uint32_t qoe_video_stall_bps;    /**< qoe.video_stall_rate: stall bin below (300000 bit/s) */
+    uint32_t qoe_game_spike_ms;      /**< qoe.game_spike: lag spike latency (0.15 s) */
+    uint32_t qoe_game_gap_ms;        /**< qoe.game_gap: server silence counted as a gap (0.25 s) */
+    uint32_t qoe_rtp_latency_ms;     /**< qoe.rtp_latency: one-way latency for the E-model (0) */
+    struct fp_qoe_threshold_config qoe_thresholds[FP_MAX_QOE_THRESHOLDS]; /**< qoe.thresholds */
+    unsigned n_qoe_thresholds;
 
     /* classification */
     bool classify_enabled;          /**< classify.enabled (default true) */
@@ -155,6 +177,17 @@ struct fp_config {
     char daemon_user[64];       /**< daemon.user: run as this user after init ("" = stay) */
     char daemon_group[64];      /**< daemon.group: and group ("" = the user's primary group) */
 };
+
+/** Number of QoE metrics known to qoe.thresholds (= FP_QOE_METRIC_MAX, checked by a test). */
+#define FP_CONFIG_QOE_METRICS 14
+
+/**
+ * A qoe.thresholds value (millionths of the file unit) in the metric's integer unit as
+ * src/qoe uses it: seconds -> µs, MOS -> MOS x 100, permille, kbit/s and counts unchanged.
+ * Exact for values that passed validation (they are multiples of the metric's resolution).
+ * @param metric enum fp_qoe_metric value (< FP_CONFIG_QOE_METRICS; otherwise 0 is returned)
+ */
+int64_t fp_config_qoe_value(unsigned metric, int64_t millionths);
 
 /** Fill every field with its built-in default. */
 void fp_config_defaults(struct fp_config *c);

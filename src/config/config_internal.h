@@ -24,6 +24,8 @@ enum fp_config_type {
     FP_CONFIG_DURATION, /**< seconds in the file (fractional allowed); stored as an integer
                          *   number of 1/scale seconds */
     FP_CONFIG_URL,      /**< collector URL; only in the collector element table */
+    FP_CONFIG_DECIMAL,  /**< number (integer or fractional) in the file, no unit; stored as an
+                         *   integer number of 1/scale (scale a power of ten up to 10^6) */
 };
 
 #define FP_CONFIG_F_POW2 0x1u      /**< INT: value must be a power of two */
@@ -61,6 +63,12 @@ struct fp_config_list {
     size_t count_offset;                   /**< of the unsigned element count */
     unsigned max;                          /**< capacity of the array */
     const char *help;
+    /**
+     * NULL, or a check of element @p i once it is loaded (elements 0..i-1 are loaded too):
+     * @return NULL when valid, else the member to blame ("" = the element) with @p problem
+     * (PROBLEM_LEN bytes) filled. Used by the file loader (file:line) and by validation.
+     */
+    const char *(*check)(const void *elems, unsigned i, char *problem, size_t len);
 };
 
 /** Scalar settings, grouped by section (each section contiguous). */
