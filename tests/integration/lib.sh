@@ -405,3 +405,38 @@ fp_tshark_check() {
     fp_log "tshark: $n IPFIX frames, none malformed"
     return 0
 }
+
+# ---- TLS collectors shared by test_failover.sh and test_outage.sh ------------------------
+
+# fp_wait_tcp_up PORT: something listens on the port, or the exporter is already connected
+# to it (socat accepts one connection, then stops listening).
+fp_wait_tcp_up() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        ss -Htn state listening state established "sport = :$1" 2>/dev/null | grep -q . && return 0
+        sleep 0.05
+    done
+    fp_log "nothing listens on tcp port $1"
+    return 1
+}
+
+# fp_tls_collector NAME PORT: socat TLS server on 127.0.0.1:PORT (certificates from $CERTS,
+# client certificate required) writing FP_TMP/NAME.ipfix; sets COLL_PID.
+fp_tls_collector() {
+    socat -u "OPENSSL-LISTEN:$2,bind=127.0.0.1,reuseaddr,cert=$CERTS/collector.pem,key=$CERTS/collector.key,cafile=$CERTS/ca.pem,verify=1" \
+        "OPEN:$FP_TMP/$1.ipfix,creat,trunc" 2> "$FP_TMP/$1.socat.log" &
+    COLL_PID=$!
+    FP_PIDS+=("$COLL_PID")
+    fp_wait_tcp_up "$2"
+}
+
+# fp_flow_records FILE: flow records (unique) in a growing IPFIX file so far; needs RECS
+# (tests/integration/ipfix_records.py).
+fp_flow_records() {
+    : > "$FP_TMP/snap.dump"
+    if [ -s "$1" ]; then
+        cp "$1" "$FP_TMP/snap.ipfix"
+        ipfixDump --in "$FP_TMP/snap.ipfix" --out "$FP_TMP/snap.dump" 2>/dev/null
+    fi
+    "$FP_PY" "$RECS" union "$FP_TMP/snap.dump" | awk 'NR == 1 { print $2 + 0 }'
+}

@@ -36,32 +36,13 @@ fp_flowpulse_run "$CAP" "$FP_TMP/ref.log" -e "file:$FP_TMP/ref.ipfix" "${FLOW_OP
     { fp_fail "reference run failed: $(tail -1 "$FP_TMP/ref.log")"; exit 1; }
 ipfixDump --in "$FP_TMP/ref.ipfix" --out "$FP_TMP/ref.dump" 2>/dev/null
 
-# wait_up PORT: something listens on the port, or (socat accepts one connection, then stops
-# listening) the exporter is already connected to it.
-wait_up() {
-    local i
-    for ((i = 0; i < 200; i++)); do
-        ss -Htn state listening state established "sport = :$1" 2>/dev/null | grep -q . && return 0
-        sleep 0.05
-    done
-    fp_log "nothing listens on tcp port $1"
-    return 1
-}
 
-# tls_collector NAME PORT: socat TLS server (client certificate required) → NAME.ipfix.
-tls_collector() {
-    socat -u "OPENSSL-LISTEN:$2,bind=127.0.0.1,reuseaddr,cert=$CERTS/collector.pem,key=$CERTS/collector.key,cafile=$CERTS/ca.pem,verify=1" \
-        "OPEN:$FP_TMP/$1.ipfix,creat,trunc" 2> "$FP_TMP/$1.socat.log" &
-    COLL_PID=$!
-    FP_PIDS+=("$COLL_PID")
-    wait_up "$2"
-}
 
 PPORT=$(fp_free_port tcp)
 SPORT=$(fp_free_port tcp)
-tls_collector primary "$PPORT"
+fp_tls_collector primary "$PPORT"
 P1_PID=$COLL_PID
-tls_collector standby "$SPORT"
+fp_tls_collector standby "$SPORT"
 S_PID=$COLL_PID
 
 timeout -k 5 $((SECS + 40)) "$FP_BUILD/flowpulse" -r "$CAP" -o capture.progress=false \
@@ -70,22 +51,13 @@ timeout -k 5 $((SECS + 40)) "$FP_BUILD/flowpulse" -r "$CAP" -o capture.progress=
 FP_PID=$!
 FP_PIDS+=("$FP_PID")
 
-# flow_records FILE: flow records in a (growing) IPFIX file so far.
-flow_records() {
-    : > "$FP_TMP/snap.dump"
-    if [ -s "$1" ]; then
-        cp "$1" "$FP_TMP/snap.ipfix"
-        ipfixDump --in "$FP_TMP/snap.ipfix" --out "$FP_TMP/snap.dump" 2>/dev/null
-    fi
-    "$FP_PY" "$RECS" union "$FP_TMP/snap.dump" | awk 'NR == 1 { print $2 + 0 }'
-}
 
 # Primary killed mid-export (once it holds 20 flow records), back at about three quarters.
 t0=$SECONDS
-while [ $((SECONDS - t0)) -lt $((SECS / 2)) ] && [ "$(flow_records "$FP_TMP/primary.ipfix")" -lt 20 ]; do
+while [ $((SECONDS - t0)) -lt $((SECS / 2)) ] && [ "$(fp_flow_records "$FP_TMP/primary.ipfix")" -lt 20 ]; do
     sleep 0.2
 done
-n=$(flow_records "$FP_TMP/primary.ipfix")
+n=$(fp_flow_records "$FP_TMP/primary.ipfix")
 [ "$n" -ge 20 ] || problems+=("the primary received only $n flow records in $((SECS / 2)) s")
 kill -KILL "$P1_PID" 2>/dev/null
 wait "$P1_PID" 2>/dev/null
@@ -93,7 +65,7 @@ fp_forget_pid "$P1_PID"
 fp_log "primary killed at ~$((SECONDS - t0)) s, after $n flow records"
 left=$((SECS * 3 / 4 - (SECONDS - t0)))
 [ "$left" -le 0 ] || sleep "$left"
-tls_collector primary-again "$PPORT"
+fp_tls_collector primary-again "$PPORT"
 P2_PID=$COLL_PID
 fp_log "primary back at ~$((SECONDS - t0)) s"
 

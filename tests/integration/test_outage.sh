@@ -40,36 +40,8 @@ fp_flowpulse_run "$CAP" "$FP_TMP/ref.log" -e "file:$FP_TMP/ref.ipfix" "${FLOW_OP
 ipfixDump --in "$FP_TMP/ref.ipfix" --out "$FP_TMP/ref.dump" 2>/dev/null
 "$FP_PY" "$RECS" union --bound 0 --out "$FP_TMP/ref.got" "$FP_TMP/ref.dump" > /dev/null
 
-# wait_up PORT: something listens on the port, or the exporter is already connected to it
-# (socat accepts one connection, then stops listening).
-wait_up() {
-    local i
-    for ((i = 0; i < 200; i++)); do
-        ss -Htn state listening state established "sport = :$1" 2>/dev/null | grep -q . && return 0
-        sleep 0.05
-    done
-    fp_log "nothing listens on tcp port $1"
-    return 1
-}
 
-# tls_collector NAME PORT: socat TLS server (client certificate required) → NAME.ipfix.
-tls_collector() {
-    socat -u "OPENSSL-LISTEN:$2,bind=127.0.0.1,reuseaddr,cert=$CERTS/collector.pem,key=$CERTS/collector.key,cafile=$CERTS/ca.pem,verify=1" \
-        "OPEN:$FP_TMP/$1.ipfix,creat,trunc" 2> "$FP_TMP/$1.socat.log" &
-    COLL_PID=$!
-    FP_PIDS+=("$COLL_PID")
-    wait_up "$2"
-}
 
-# flow_records FILE: flow records in a (growing) IPFIX file so far.
-flow_records() {
-    : > "$FP_TMP/snap.dump"
-    if [ -s "$1" ]; then
-        cp "$1" "$FP_TMP/snap.ipfix"
-        ipfixDump --in "$FP_TMP/snap.ipfix" --out "$FP_TMP/snap.dump" 2>/dev/null
-    fi
-    "$FP_PY" "$RECS" union "$FP_TMP/snap.dump" | awk 'NR == 1 { print $2 + 0 }'
-}
 
 # variant NAME PACE DOWN_S [flowpulse args]: one outage run with the capture played at PACE
 # times its speed and the collector down for DOWN_S s; problems are prefixed with NAME.
@@ -81,7 +53,7 @@ variant() {
         case $arg in export.spool_dir=*) spool=${arg#export.spool_dir=} ;; esac
     done
     port=$(fp_free_port tcp)
-    tls_collector "$name-1" "$port"
+    fp_tls_collector "$name-1" "$port"
     local c1=$COLL_PID
     timeout -k 5 $((SECS + OUT + 40)) "$FP_BUILD/flowpulse" -r "$CAP" -o capture.progress=false \
         -o "capture.pace=$pace" "${FLOW_OPTS[@]}" "${TLS_OPTS[@]}" "$@" -e "tls://localhost:$port" \
@@ -91,10 +63,10 @@ variant() {
     # the collector dies once it holds 10 flow records (mid-export), for DOWN_S seconds
     local t0=$SECONDS n
     while [ $((SECONDS - t0)) -lt $((8 / pace)) ] &&
-        [ "$(flow_records "$FP_TMP/$name-1.ipfix")" -lt 10 ]; do
+        [ "$(fp_flow_records "$FP_TMP/$name-1.ipfix")" -lt 10 ]; do
         sleep 0.2
     done
-    n=$(flow_records "$FP_TMP/$name-1.ipfix")
+    n=$(fp_flow_records "$FP_TMP/$name-1.ipfix")
     [ "$n" -ge 10 ] || problems+=("$name: the collector received only $n flow records in $((8 / pace)) s")
     kill -KILL "$c1" 2>/dev/null
     wait "$c1" 2>/dev/null
@@ -109,7 +81,7 @@ variant() {
         sleep 0.2
     done
     kill -0 "$fpid" 2>/dev/null || problems+=("$name: the capture ended during the outage")
-    tls_collector "$name-2" "$port"
+    fp_tls_collector "$name-2" "$port"
     local c2=$COLL_PID
     fp_log "$name: collector back after $((SECONDS - down)) s"
     fp_wait_pid "$fpid" $((SECS + 40))
