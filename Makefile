@@ -14,6 +14,7 @@ DEPS_PKGS := libdpdk libfixbuf libconfig openssl cunit libpcap netsnmp-agent lib
 # Install what is missing first (idempotent; quick when everything is present). It runs while
 # the Makefile is read, because the pkg-config flags below need the libraries.
 DEPS_STAMP := $(BUILD)/.deps-ok
+.DEFAULT_GOAL := all
 ifeq ($(filter clean help format-check,$(MAKECMDGOALS)),)
 ifneq ($(shell test $(DEPS_STAMP) -nt scripts/install-deps.sh && echo ok),ok)
 DEPS_RC := $(shell scripts/install-deps.sh >&2; echo $$?)

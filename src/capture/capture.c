@@ -117,6 +117,7 @@ struct fp_worker {
     struct fp_decode_params dp;
     struct fp_classify_engine *ce; /* NULL when classify.enabled is false */
     atomic_bool done;
+    bool flushing; /* final flush: a full export ring is waited for, not lost */
     struct flow_query *_Atomic query;
     uint64_t timeouts_gen; /* last reload generation applied */
     const struct live_tables *live; /* QoE parameters and classification tables in use */
@@ -134,6 +135,7 @@ struct distributor {
     unsigned n_qs;
     unsigned lcore;
     atomic_bool done;
+    bool flushing; /* final flush: a full export ring is waited for, not lost */
 };
 
 struct fp_capture {
@@ -254,7 +256,7 @@ int fp_capture_eal_init(const struct fp_config *cfg, const char *prog)
     if (has_arg(cfg->eal_args, "--no-huge") && !has_arg(cfg->eal_args, "-m") &&
         !has_arg(cfg->eal_args, "--socket-mem")) {
         unsigned nm = cfg->mbufs ? cfg->mbufs : mbufs_needed(cfg, cfg->workers * FP_MAX(cfg->n_ports, 1u), true);
-        uint64_t mb = ((uint64_t)nm * (RTE_MBUF_DEFAULT_BUF_SIZE + 512)) >> 20;
+        uint64_t mb = ((uint64_t)nm * (cfg->mbuf_size + 512)) >> 20;
         mb += (uint64_t)cfg->workers * cfg->dist_ring_size * 8 / (1 << 20) + 128;
         PUSH("-m%" PRIu64, mb);
     }
@@ -422,8 +424,9 @@ static void record_to_ring(void *arg, struct fp_flow_record *rec, void *ext, boo
     }
     if (likely(fp_export_ring_put(w->export_ring, rec)))
         return;
-    if (w->cap->offline) {
-        /* A capture file has no wire to lose packets on: wait for the exporter. */
+    if (w->cap->offline || w->flushing) {
+        /* A capture file has no wire to lose packets on, and the final flush has no more
+         * packets to serve: wait for the exporter. */
         w->stats.export_ring_waits++;
         while (!fp_export_ring_put(w->export_ring, rec))
             rte_pause();
@@ -841,6 +844,7 @@ static int worker_main(void *arg)
             rte_pause();
     }
     pipe_drain(w);
+    w->flushing = true;
     fp_flow_table_flush(w->ft, FP_END_FORCED);
     fp_rcu_reader_offline(c->live, w->id); /* records are built: no table is read again */
     atomic_store_explicit(&w->done, true, memory_order_release);
@@ -1187,7 +1191,7 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
     }
     unsigned priv = RTE_ALIGN(sizeof(struct pkt_priv), RTE_MBUF_PRIV_ALIGN);
     c->pool = rte_pktmbuf_pool_create("fp_mbufs", n_mbufs, MEMPOOL_CACHE, (uint16_t)priv,
-                                      RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+                                      (uint16_t)cfg->mbuf_size, (int)rte_socket_id());
     if (!c->pool) {
         fp_log(FP_LOG_ERR, LOGM, "mbuf pool of %u: %s (raise EAL memory -m, or lower "
                "capture.mbufs)", n_mbufs, rte_strerror(rte_errno));
