@@ -450,12 +450,17 @@ row_replay_flowpulse() { # cap tag
     [ -x "$FLOWPULSE" ] ||
         { record replay:flowpulse "$1" "$2" 0 - - "n/a (no $FLOWPULSE)"; return; }
     replay_sizes "$1"
-    local out=$WORK/$2.ipfix conf=$WORK/$2.conf bad size_opt=()
+    local out=$WORK/$2.ipfix conf=$WORK/$2.conf bad size_opt=() eal
+    # flowpulse sizes its EAL memory itself from capture.mbufs and capture.mbuf_size (each
+    # mbuf also carries the decoded packet in its private area): the same estimate here.
     # Without a configurable mbuf size its pool uses DPDK's default 2176-byte buffers.
     if "$FLOWPULSE" --dump-config 2>/dev/null | grep -q 'mbuf_size'; then
         size_opt=(-o "capture.mbuf_size=$MBUF_SIZE")
+        MEM_MB=$(( MBUFS * (MBUF_SIZE + 512) / 1048576 + 128 ))
+        eal="--no-huge --no-pci --in-memory"
     else
         MEM_MB=$(pool_mb 2176)
+        eal="--no-huge --no-pci --in-memory -m $MEM_MB"
     fi
     [ "$MEM_MB" -le "$REPLAY_MAX_MB" ] || { record replay:flowpulse "$1" "$2" 0 - - \
         "n/a (needs $MEM_MB MB > BENCH_REPLAY_MAX_MB=$REPLAY_MAX_MB)"; return; }
@@ -469,7 +474,7 @@ EOF
     # shellcheck disable=SC2086
     measure "$2" -W "$WORK/$2.log" -m "worker(s)" -T $((REPLAY_S + 300)) -- \
         "$FLOWPULSE" -c "$conf" -w 1 \
-        -o "capture.eal_args=--no-huge --no-pci --in-memory -m $MEM_MB" \
+        -o "capture.eal_args=$eal" \
         -o "capture.duration=$REPLAY_S" -o "capture.mbufs=$MBUFS" "${size_opt[@]}" \
         -o capture.progress=false -e "file:$out" $FP_OPTS
     bad=$(run_failed "$2")

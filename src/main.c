@@ -471,6 +471,7 @@ static int apply_cli(struct fp_config *c, int opt, const char *arg, char *err, s
     X("capture.workers", workers)                                                              \
     X("capture.burst", burst)                                                                  \
     X("capture.mbufs", mbufs)                                                                  \
+    X("capture.mbuf_size", mbuf_size)                                                          \
     X("capture.rx_desc", rx_desc)                                                              \
     X("capture.dist_ring_size", dist_ring_size)                                                \
     X("capture.progress", progress)                                                            \

@@ -78,6 +78,8 @@ const struct fp_config_setting fp_config_settings[] = {
      "packets per RX burst"},
     {"capture.mbufs", FP_CONFIG_INT, 0, 0, 16777216, 0, NULL, NULL, 0, CFG_FIELD(mbufs),
      "mbufs in the RX packet pool, 0 = sized automatically"},
+    {"capture.mbuf_size", FP_CONFIG_INT, 0, 256, 65535, 2176, NULL, NULL, 0, CFG_FIELD(mbuf_size),
+     "data room of each mbuf in bytes, 128 of them headroom"},
     {"capture.rx_desc", FP_CONFIG_INT, 0, 64, 32768, 1024, NULL, NULL, 0, CFG_FIELD(rx_desc),
      "RX descriptors per queue"},
     {"capture.dist_ring_size", FP_CONFIG_INT, FP_CONFIG_F_POW2, 64, 1048576, 4096, NULL, NULL, 0,

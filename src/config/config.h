@@ -94,6 +94,7 @@ struct fp_config {
     unsigned workers;           /**< worker lcores (default 1) */
     unsigned burst;             /**< RX burst size (default 32, 1..256) */
     unsigned mbufs;             /**< mbufs in the RX pool (default 0 = automatic) */
+    unsigned mbuf_size;         /**< data room per mbuf incl. 128-byte headroom (2176) */
     unsigned rx_desc;           /**< RX descriptors per queue (default 1024) */
     unsigned dist_ring_size;    /**< distributor → worker ring entries (default 4096) */
     char capture_file[FP_CONFIG_STR]; /**< -r FILE (empty: live) */

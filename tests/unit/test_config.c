@@ -54,6 +54,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.workers, 1);
     CU_ASSERT_EQUAL(c.burst, 32);
     CU_ASSERT_EQUAL(c.mbufs, 0);
+    CU_ASSERT_EQUAL(c.mbuf_size, 2176); /* DPDK's default: 2048 + 128 headroom */
     CU_ASSERT_EQUAL(c.rx_desc, 1024);
     CU_ASSERT_EQUAL(c.dist_ring_size, 4096);
     CU_ASSERT_STRING_EQUAL(c.capture_file, "");
@@ -302,6 +303,8 @@ static void test_load_errors(void)
         {"log = {\n  level = 3;\n};\n", "2: log.level: expected a string, got an integer"},
         {"\ncapture = {\n  burst = 300;\n};\n", "3: capture.burst: 300 is out of range (1..256)"},
         {"capture = {\n  workers = 0;\n};\n", "2: capture.workers: 0 is out of range (1..64)"},
+        {"capture = {\n  mbuf_size = 128;\n};\n",
+         "2: capture.mbuf_size: 128 is out of range (256..65535)"},
         {"capture = {\n  workers = -1;\n};\n", "2: capture.workers: -1 is out of range (1..64)"},
         {"flow = {\n  idle_timeout = 0.001;\n};\n",
          "2: flow.idle_timeout: 0.001 s is out of range (0.01..86400 s)"},
