@@ -31,6 +31,9 @@ enum fp_ipfix_tid {
     FP_TID_BI6 = 259,
     FP_TID_MP_STATS = 260,  /**< Metering Process Statistics + Reliability, domain = ODID */
     FP_TID_EP_STATS = 261,  /**< Exporting Process Reliability, domain 0 */
+    /* 262..266: enterprise variants and RFC 5610 type records (export_ie.h) */
+    FP_TID_SPOOL4 = 267,    /**< spool files only (transport_queue.c): IPv4 flow + fpSpoolRecord */
+    FP_TID_SPOOL6 = 268,    /**< spool files only: IPv6 flow + fpSpoolRecord */
 };
 #define FP_TID_INTERNAL(tid) ((uint16_t)((tid) | 0x8000))
 
@@ -234,21 +237,38 @@ struct fp_export_held {
 #define FP_EXPORT_HELD 4096      /**< records in flight per session */
 #define FP_EXPORT_SENDQ_HIWAT (512u * 1024u) /**< stop encoding above this many queued bytes */
 
+/** Unread records of one spool segment, and what they count for export (kept in memory, so
+ * dropping a segment never re-reads it). */
+struct fp_export_spool_seg {
+    uint64_t records;
+    uint64_t counts[3];          /**< flows, packets, octets (fp_export_record_counts) */
+};
+
 /** Records waiting for a collector (or failover group): retry, then spool, then memory. */
 struct fp_export_backlog {
     /* retry: records of failed sessions, oldest first (growable array, consumed from head) */
     struct fp_flow_record *retry;
     size_t retry_head, retry_n, retry_cap;
-    /* on-disk spool segments [seg_first, seg_next) in dir (dir[0] == 0: no spool) */
+    /* on-disk spool: RFC 5655 IPFIX files, segments [seg_first, seg_next) in dir (dir[0] == 0:
+     * no spool), each written by a libfixbuf session of its own (transport_queue.c) */
     char dir[FP_CONFIG_STR + 80];
     uint64_t seg_first, seg_next;
-    uint32_t seg_records;        /**< records per segment file */
+    uint32_t seg_records;        /**< records per segment file at most */
     uint32_t seg_max;            /**< segments allowed (spool cap) */
+    uint32_t msg_records;        /**< data records per IPFIX message of a segment */
+    fbInfoModel_t *model;        /**< libfixbuf's IEs + the spool-only fpSpoolRecord */
+    struct fp_export_spool_seg *segs; /**< seg_max entries: segment s is segs[s % seg_max] */
     FILE *wr;                    /**< segment seg_next - 1 being written (NULL: none) */
-    uint32_t wr_count;
+    fBuf_t *wr_fb;               /**< its export buffer (owns session and exporter) */
+    uint16_t wr_tid;             /**< template of the last record appended (0: none yet) */
+    uint32_t wr_count;           /**< records appended to it */
+    struct fp_export_spool_seg wr_msg; /**< records of the message not yet written */
     FILE *rd;                    /**< segment seg_first being read (NULL: not opened) */
-    uint32_t rd_done;            /**< records already read from it */
+    fBuf_t *rd_fb;               /**< its collection buffer (owns session and collector) */
     uint64_t spool_n;            /**< records in the spool */
+    uint64_t lost[3];            /**< flows, packets, octets of spooled records that could not
+                                      be read back or written (unreadable segment, disk error
+                                      while replaying) */
     /* memory ring (newest) */
     struct fp_flow_record *mem;
     uint32_t mem_head, mem_n, mem_cap;
@@ -479,7 +499,11 @@ void fp_export_backlog_push(struct fp_export_backlog *b, const struct fp_flow_re
 int fp_export_backlog_requeue(struct fp_export_backlog *b, const struct fp_flow_record *r,
                               size_t n);
 
-/** Take the oldest record. @return true if one was taken. */
+/**
+ * Take the oldest record. Spooled records that cannot be read back (damaged or missing
+ * segment) are skipped and counted in b->lost.
+ * @return true if one was taken.
+ */
 bool fp_export_backlog_pop(struct fp_export_backlog *b, struct fp_flow_record *out);
 
 /** Flow records, packets and octets that a flow record represents for export. */

@@ -885,6 +885,21 @@ static void coll_encode(struct fp_collector *c, const struct fp_flow_record *r, 
         fp_export_stream_hold(c, r);
 }
 
+/* Records the spool could not give back (unreadable or short segment, failed write of a
+ * finished message): dropped, and counted not sent like any other loss. */
+static void lane_account_lost(struct fp_exporter *ex, struct fp_export_lane *l)
+{
+    uint64_t *lost = l->bl.lost;
+    if (lost[0] == 0 && lost[1] == 0)
+        return;
+    struct fp_collector *owner = ex->coll[l->members[0]];
+    stat_add(&owner->st_queue_dropped, lost[0]);
+    coll_not_sent(owner, lost[0], lost[1], lost[2]);
+    coll_error(owner, "spool: %llu flow records could not be read back from %s: lost",
+               (unsigned long long)lost[0], l->bl.dir);
+    lost[0] = lost[1] = lost[2] = 0;
+}
+
 static void lane_push(struct fp_exporter *ex, struct fp_export_lane *l,
                       const struct fp_flow_record *r)
 {
@@ -899,6 +914,7 @@ static void lane_push(struct fp_exporter *ex, struct fp_export_lane *l,
         coll_error(owner, "queue%s full: oldest records dropped",
                    l->bl.dir[0] ? " and spool" : "");
     }
+    lane_account_lost(ex, l);
 }
 
 /* Replay the backlog, oldest first, as far as the active collector accepts. */
@@ -912,6 +928,7 @@ static void lane_drain(struct fp_exporter *ex, struct fp_export_lane *l, uint64_
     while (budget-- && c->fb != NULL && fp_export_stream_accepting(c) &&
            fp_export_backlog_pop(&l->bl, &r))
         coll_encode(c, &r, now);
+    lane_account_lost(ex, l);
     lane_update_stats(ex, l);
 }
 
@@ -943,6 +960,7 @@ static void lane_discard(struct fp_exporter *ex, struct fp_export_lane *l)
         coll_error(owner, "stopping: %llu queued flow records not sent (collector down)",
                    (unsigned long long)tot[0]);
     }
+    lane_account_lost(ex, l);
     lane_update_stats(ex, l);
 }
 

@@ -14,7 +14,9 @@
 #     as not sent.
 # Two variants: the default memory queue, and a 64-record memory queue with an on-disk spool
 # (export.spool_dir; capture at twice its speed, down for half as long), where spool segment
-# files must appear during the outage and be gone after the run.
+# files (seg-*.ipfix, RFC 5655) must appear during the outage, a copy of one must decode with
+# ipfixDump (at least one data record with a flowId, no error), and they must be gone after
+# the run.
 . "$(dirname "$0")/lib.sh"
 fp_lib_init outage
 fp_need socat ipfixDump openssl
@@ -71,12 +73,25 @@ variant() {
     kill -KILL "$c1" 2>/dev/null
     wait "$c1" 2>/dev/null
     fp_forget_pid "$c1"
-    local down=$SECONDS spooled=0 f
+    local down=$SECONDS spooled=0 dumped=0 f recs
+    local copy=$FP_TMP/$name-spool-copy.ipfix
     fp_log "$name: collector killed after $n flow records; down for $out s"
     while [ $((SECONDS - down)) -lt "$out" ]; do
-        if [ -n "$spool" ] && [ "$spooled" = 0 ]; then
-            f=$(find "$spool" -name '*.fpspool' -size +0 2>/dev/null | head -1)
-            [ -n "$f" ] && spooled=1 && fp_log "$name: spool in use: ${f#"$FP_TMP"/}"
+        # a segment holding at least one data message (the template message alone is ~200 B):
+        # copy it (whole messages only are written, one write each) and decode the copy
+        if [ -n "$spool" ] && [ "$dumped" = 0 ]; then
+            f=$(find "$spool" -name 'seg-*.ipfix' -size +1k 2>/dev/null | sort | head -1)
+            if [ -n "$f" ] && cp "$f" "$copy" 2>/dev/null; then
+                [ "$spooled" = 1 ] || fp_log "$name: spool in use: ${f#"$FP_TMP"/}"
+                spooled=1
+                if ipfixDump --in "$copy" --out "$FP_TMP/$name-spool.dump" \
+                        2> "$FP_TMP/$name-spool.err" && [ ! -s "$FP_TMP/$name-spool.err" ] &&
+                    grep -Eq 'flowId : [0-9]+' "$FP_TMP/$name-spool.dump"; then
+                    dumped=1
+                    recs=$(grep -c '^--- data record' "$FP_TMP/$name-spool.dump")
+                    fp_log "$name: ipfixDump decoded $recs data record(s) of a copy of ${f##*/}"
+                fi
+            fi
         fi
         sleep 0.2
     done
@@ -95,7 +110,9 @@ variant() {
         problems+=("$name: flowpulse counted records not sent")
     if [ -n "$spool" ]; then
         [ "$spooled" = 1 ] || problems+=("$name: no spool segment appeared in $spool")
-        [ -z "$(find "$spool" -name '*.fpspool' 2>/dev/null)" ] ||
+        [ "$spooled" = 0 ] || [ "$dumped" = 1 ] || problems+=("$name: ipfixDump did not decode a \
+copy of a spool segment: $(head -c 300 "$FP_TMP/$name-spool.err" 2>/dev/null)")
+        [ -z "$(find "$spool" -name 'seg-*.ipfix' 2>/dev/null)" ] ||
             problems+=("$name: spool files left after the run")
     fi
     for c in "$name-1" "$name-2"; do
