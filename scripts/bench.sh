@@ -19,7 +19,8 @@
 #   softflowd        fair flags from shared docs/peers.md, IPFIX over UDP to nfcapd on 127.0.0.1.
 #   nfpcapd          nfpcapd -r FILE -w DIR, read back with nfdump.
 #   pmacctd+nfprobe  plugin_pipe_zmq, IPFIX over UDP to nfcapd on 127.0.0.1.
-#   replay:flowpulse net_pcap vdev with infinite_rx=1 for BENCH_REPLAY_SECONDS (from memory).
+#   replay:flowpulse net_pcap vdev with infinite_rx=1 for BENCH_REPLAY_SECONDS (from memory),
+#                    metering only (classification and QoE off), like fp-metering-only.
 #   replay:testpmd   dpdk-testpmd rxonly on the same vdev: the DPDK ceiling for that replay.
 # Rows on the application-payload captures (fpgen --apps: TLS ClientHellos, QUIC Initials,
 # DNS, HTTP; profiles bench64app, benchimixapp), where classification really runs:
@@ -480,7 +481,8 @@ EOF
         "$FLOWPULSE" -c "$conf" -w 1 \
         -o "capture.eal_args=$eal" \
         -o "capture.duration=$REPLAY_S" -o "capture.mbufs=$MBUFS" "${size_opt[@]}" \
-        -o capture.progress=false -e "file:$out" $FP_OPTS
+        -o capture.progress=false -o classify.enabled=false -o qoe.enabled=false \
+        -e "file:$out" $FP_OPTS
     bad=$(run_failed "$2")
     [ -n "$bad" ] && { record replay:flowpulse "$1" "$2" 0 - - "n/a ($bad)"; return; }
     # Packets: flowpulse's own receive count, checked against the decoded records later.
