@@ -246,8 +246,16 @@ struct fp_qoe_rtp_dir {
     uint32_t bad_seq;
     uint32_t received;    /**< packets accepted (RFC 3550; includes duplicates) */
     uint32_t last_ts;     /**< RTP timestamp of the previous accepted packet */
-    uint32_t jitter_q4;   /**< RFC 3550 A.8 jitter ×16, in µs */
-    uint32_t jitter_max_us;
+    /* While clock == 0 (being inferred) the jitter fields hold the clock reference instead:
+     * the jitter starts from 0 once the clock is fixed. */
+    union {
+        uint32_t jitter_q4; /**< clock != 0: RFC 3550 A.8 jitter ×16, in µs */
+        uint32_t ref_ts;    /**< clock == 0: RTP timestamp of the reference packet */
+    };
+    union {
+        uint32_t jitter_max_us; /**< clock != 0: largest running jitter, µs */
+        uint32_t ref_us;        /**< clock == 0: arrival of the reference, µs mod 2^32 */
+    };
     uint16_t max_seq;
     uint16_t reordered;   /**< packets older than max_seq (late), saturating */
     uint16_t dups;        /**< duplicates (within the 64-packet window), saturating */
@@ -255,7 +263,9 @@ struct fp_qoe_rtp_dir {
     uint8_t pt;           /**< payload type of the first accepted packet */
     uint8_t state;        /**< 0 none, 1 probation, 2 detected */
     uint8_t chan;         /**< 1: carried behind a 4-byte TURN ChannelData header */
-    uint8_t pad[6];
+    uint8_t clk_n;        /**< clock == 0: packets accepted since the reference (saturating) */
+    uint8_t clk_flags;    /**< FP_QOE_RTP_CLK_* */
+    uint32_t clock;       /**< RTP clock rate in use, Hz; 0 = not known yet (no jitter) */
 };
 FP_STATIC_ASSERT(sizeof(struct fp_qoe_rtp_dir) == 64, "rtp dir state size");
 
@@ -264,12 +274,46 @@ struct fp_qoe_rtp {
 };
 FP_STATIC_ASSERT(sizeof(struct fp_qoe_rtp) == 128, "rtp state size");
 
+/** Clock used when a stream's Δts/Δt fits no standard RTP clock (Opus, RFC 7587). */
+#define FP_QOE_RTP_CLOCK_FALLBACK 48000u
+/** Inference window: the clock is fixed at the first accepted packet that is at least
+ *  FP_QOE_RTP_CLK_MIN_PKTS packets and FP_QOE_RTP_CLK_MIN_US µs after the reference. */
+#define FP_QOE_RTP_CLK_MIN_PKTS 8u
+#define FP_QOE_RTP_CLK_MIN_US 500000u
+/** Largest relative distance (per mille) to a standard clock that still snaps to it. */
+#define FP_QOE_RTP_CLK_TOL_PERMILLE 200u
+
+/** fp_qoe_rtp_dir.clk_flags */
+#define FP_QOE_RTP_CLK_INFERRED 0x01u /**< clock inferred from the stream (no static clock) */
+#define FP_QOE_RTP_CLK_FALLBACK 0x02u /**< inferred rate fit no standard clock: fallback used */
+
 /** Update the RTP engine with one UDP packet (detects RTP, then meters it). */
 void fp_qoe_rtp_update(struct fp_qoe_rtp *s, unsigned dir, const struct fp_pkt_meta *m,
                        const uint8_t *frame, uint64_t t_ns);
 
-/** RTP clock rate assumed for a payload type (RFC 3551 static table; dynamic → 48000). */
+/**
+ * RFC 3551 static clock rate of a payload type.
+ * @return Hz, or 0 when the type has no static clock (dynamic 96–127, reserved, unassigned):
+ *         the engine then infers the clock from the stream
+ */
 uint32_t fp_qoe_rtp_clock(uint8_t pt);
+
+/**
+ * Standard RTP clock nearest to a measured timestamp rate.
+ * @param rate_hz Δts / Δt measured on the stream
+ * @return one of 8000, 12000, 16000, 24000, 32000, 44100, 48000, 90000 within
+ *         FP_QOE_RTP_CLK_TOL_PERMILLE of rate_hz (relative), or 0 when none is
+ */
+uint32_t fp_qoe_rtp_clock_snap(uint64_t rate_hz);
+
+/**
+ * Clock rate used for one direction of an RTP flow.
+ * @param s     RTP state
+ * @param dir   0 or 1
+ * @param flags if not NULL, set to FP_QOE_RTP_CLK_* of the direction
+ * @return Hz, or 0 when no stream was detected or its clock is still being inferred
+ */
+uint32_t fp_qoe_rtp_clock_get(const struct fp_qoe_rtp *s, unsigned dir, unsigned *flags);
 
 /**
  * Simplified E-model (standards.md §8, "widespread simplified variant" + G.107 R→MOS).

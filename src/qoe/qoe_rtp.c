@@ -2,7 +2,8 @@
 /**
  * @file
  * RTP QoE engine: RTP detection in UDP payloads (plain or behind a TURN ChannelData header),
- * RFC 3550 A.1 sequence/loss accounting, A.8 interarrival jitter, and the E-model MOS.
+ * RFC 3550 A.1 sequence/loss accounting, A.8 interarrival jitter (RFC 3551 static clock, or a
+ * clock inferred from Δts/Δt for dynamic payload types), and the E-model MOS.
  * Worker lcore only for the update; the E-model helpers are pure functions.
  */
 #include <math.h>
@@ -34,15 +35,27 @@ static inline uint16_t be16(const uint8_t *p)
 uint32_t fp_qoe_rtp_clock(uint8_t pt)
 {
     switch (pt) {
-    case 10:
-    case 11:
-        return 44100; /* L16 (RFC 3551) */
+    case 0:  /* PCMU */
+    case 3:  /* GSM */
+    case 4:  /* G723 */
+    case 5:  /* DVI4/8000 */
+    case 7:  /* LPC */
+    case 8:  /* PCMA */
+    case 9:  /* G722: 8000 by RFC 3551 §4.5.2 although it samples at 16 kHz */
+    case 12: /* QCELP */
+    case 13: /* CN */
+    case 15: /* G728 */
+    case 18: /* G729 */
+        return 8000;
     case 6:
         return 16000; /* DVI4/16000 */
+    case 10:
+    case 11:
+        return 44100; /* L16 */
     case 16:
-        return 11025;
+        return 11025; /* DVI4/11025 */
     case 17:
-        return 22050;
+        return 22050; /* DVI4/22050 */
     case 14:
     case 25:
     case 26:
@@ -53,12 +66,36 @@ uint32_t fp_qoe_rtp_clock(uint8_t pt)
     case 34:
         return 90000; /* MPA and video payload types */
     default:
-        break;
+        return 0; /* dynamic (96-127), reserved (1, 2, 19), unassigned: inferred */
     }
-    if (pt <= 18)
-        return 8000; /* PCMU 0, GSM 3, G723 4, DVI4 5, LPC 7, PCMA 8, G722 9, QCELP 12,
-                        CN 13, G728 15, G729 18 */
-    return 48000; /* dynamic (96-127) and the rest: assume Opus (RFC 7587) */
+}
+
+uint32_t fp_qoe_rtp_clock_snap(uint64_t rate_hz)
+{
+    static const uint32_t std_clock[] = {8000, 12000, 16000, 24000, 32000, 44100, 48000, 90000};
+    uint64_t best = 0, best_diff = 0;
+
+    for (unsigned i = 0; i < sizeof(std_clock) / sizeof(std_clock[0]); i++) {
+        uint64_t c = std_clock[i];
+        uint64_t diff = rate_hz > c ? rate_hz - c : c - rate_hz;
+        if (diff > c) /* also keeps the products below small */
+            continue;
+        /* within the tolerance, and relatively nearer: diff / c < best_diff / best */
+        if (diff * 1000u <= c * FP_QOE_RTP_CLK_TOL_PERMILLE &&
+            (!best || diff * best < best_diff * c)) {
+            best = c;
+            best_diff = diff;
+        }
+    }
+    return (uint32_t)best;
+}
+
+uint32_t fp_qoe_rtp_clock_get(const struct fp_qoe_rtp *s, unsigned dir, unsigned *flags)
+{
+    const struct fp_qoe_rtp_dir *st = &s->d[dir & 1];
+    if (flags)
+        *flags = st->state == ST_DETECTED ? st->clk_flags : 0;
+    return st->state == ST_DETECTED ? st->clock : 0;
 }
 
 /* Header plausibility: version 2, payload type not RTCP and not unassigned, CSRCs fit. */
@@ -157,6 +194,54 @@ static int update_seq(struct fp_qoe_rtp_dir *s, uint16_t seq)
     return 1;
 }
 
+/* Start (or restart) clock inference at this packet. */
+static void clock_ref(struct fp_qoe_rtp_dir *st, uint32_t ts, uint64_t t_ns)
+{
+    st->ref_ts = ts;
+    st->ref_us = (uint32_t)(t_ns / 1000u);
+    st->clk_n = 0;
+}
+
+/* Dynamic payload type: once the window has passed, rate = Δts / Δt since the reference,
+ * snapped to a standard clock (else the fallback). Fixing the clock starts the jitter. */
+static void clock_infer(struct fp_qoe_rtp_dir *st, uint32_t ts, uint64_t t_ns)
+{
+    if (st->clk_n < UINT8_MAX)
+        st->clk_n++;
+    uint32_t dt_us = (uint32_t)(t_ns / 1000u) - st->ref_us;
+    if (st->clk_n < FP_QOE_RTP_CLK_MIN_PKTS || dt_us < FP_QOE_RTP_CLK_MIN_US)
+        return;
+    int32_t dts = (int32_t)(ts - st->ref_ts);
+    uint32_t clock = 0;
+    if (dts > 0 && dt_us < (1u << 31))
+        clock = fp_qoe_rtp_clock_snap((uint64_t)dts * 1000000u / dt_us);
+    st->clk_flags = FP_QOE_RTP_CLK_INFERRED;
+    if (!clock) {
+        clock = FP_QOE_RTP_CLOCK_FALLBACK;
+        st->clk_flags |= FP_QOE_RTP_CLK_FALLBACK;
+    }
+    st->clock = clock;
+    st->jitter_q4 = 0; /* the reference fields become the jitter state */
+    st->jitter_max_us = 0;
+}
+
+/* RFC 3550 A.8: D = (R_i − R_j) − (S_i − S_j), in µs instead of timestamp units. */
+static void jitter_update(struct fp_qoe_rtp_dir *st, uint32_t ts, uint64_t t_ns)
+{
+    int64_t da = (int64_t)(t_ns - st->last_arr_ns);
+    int64_t ds = (int64_t)(int32_t)(ts - st->last_ts) * 1000000000ll / st->clock;
+    int64_t dn = da - ds;
+    uint64_t d = (uint64_t)(dn < 0 ? -dn : dn);
+    d = (d + 500) / 1000;
+    if (d > (1u << 27))
+        d = 1u << 27;
+    uint64_t j = st->jitter_q4;
+    j += d - ((j + 8) >> 4);
+    st->jitter_q4 = (uint32_t)j;
+    if ((st->jitter_q4 >> 4) > st->jitter_max_us)
+        st->jitter_max_us = st->jitter_q4 >> 4;
+}
+
 void fp_qoe_rtp_update(struct fp_qoe_rtp *s, unsigned dir, const struct fp_pkt_meta *m,
                        const uint8_t *frame, uint64_t t_ns)
 {
@@ -189,23 +274,20 @@ void fp_qoe_rtp_update(struct fp_qoe_rtp *s, unsigned dir, const struct fp_pkt_m
     int rc = update_seq(st, seq);
     if (rc == 0 || rc == 2)
         return; /* duplicates do not feed the jitter (their transit is not new information) */
-    if (st->state == ST_DETECTED) {
-        /* RFC 3550 A.8: D = (R_i − R_j) − (S_i − S_j), in µs instead of timestamp units. */
-        uint32_t clock = fp_qoe_rtp_clock(st->pt);
-        int64_t da = (int64_t)(t_ns - st->last_arr_ns);
-        int64_t ds = (int64_t)(int32_t)(ts - st->last_ts) * 1000000000ll / clock;
-        int64_t dn = da - ds;
-        uint64_t d = (uint64_t)(dn < 0 ? -dn : dn);
-        d = (d + 500) / 1000;
-        if (d > (1u << 27))
-            d = 1u << 27;
-        uint64_t j = st->jitter_q4;
-        j += d - ((j + 8) >> 4);
-        st->jitter_q4 = (uint32_t)j;
-        if ((st->jitter_q4 >> 4) > st->jitter_max_us)
-            st->jitter_max_us = st->jitter_q4 >> 4;
+    if (st->state != ST_DETECTED) {
+        /* The packet that ends probation: static clock, or the reference for inference. */
+        st->state = ST_DETECTED;
+        st->clock = fp_qoe_rtp_clock(st->pt);
+        if (!st->clock)
+            clock_ref(st, ts, t_ns);
+    } else if (!st->clock && st->received == 1) {
+        clock_ref(st, ts, t_ns); /* the source restarted (A.1): its timestamps may too */
+    } else {
+        if (!st->clock)
+            clock_infer(st, ts, t_ns);
+        if (st->clock)
+            jitter_update(st, ts, t_ns);
     }
-    st->state = ST_DETECTED;
     st->last_arr_ns = t_ns;
     st->last_ts = ts;
 }
@@ -243,7 +325,6 @@ void fp_qoe_rtp_result(const struct fp_qoe_rtp *s, const struct fp_qoe_params *p
         if (st->state != ST_DETECTED)
             continue;
         r->have |= i ? FP_QOE_HAVE_RTP1 : FP_QOE_HAVE_RTP0;
-        uint32_t clock = fp_qoe_rtp_clock(st->pt);
         uint32_t ext_max = st->cycles + st->max_seq;
         uint32_t expected = ext_max - st->base_seq + 1;
         uint32_t uniq = st->received - FP_MIN(st->received, st->dups);
@@ -251,9 +332,13 @@ void fp_qoe_rtp_result(const struct fp_qoe_rtp *s, const struct fp_qoe_params *p
         r->rtp_ssrc[i] = st->ssrc;
         r->rtp_pt[i] = st->pt;
         r->rtp_reordered[i] = st->reordered;
-        r->rtp_jitter_us[i] = (st->jitter_q4 + 8) >> 4;
-        r->rtp_jitter_max_us[i] = st->jitter_max_us;
-        r->rtp_jitter_ts[i] = (uint32_t)((uint64_t)st->jitter_q4 * clock / 16000000u);
+        if (st->clock) { /* else: dynamic clock not known yet, no jitter sample (0) */
+            r->rtp_jitter_us[i] = (st->jitter_q4 + 8) >> 4;
+            r->rtp_jitter_max_us[i] = st->jitter_max_us;
+            r->rtp_jitter_ts[i] = (uint32_t)((uint64_t)st->jitter_q4 * st->clock / 16000000u);
+        } else {
+            r->rtp_jitter_us[i] = r->rtp_jitter_max_us[i] = r->rtp_jitter_ts[i] = 0;
+        }
         r->rtp_expected[i] = expected;
         r->rtp_received[i] = st->received;
         r->rtp_dups[i] = st->dups;

@@ -486,8 +486,11 @@ def parse_rtp_fields(path):
 
 
 def rtp_clock(pt):
-    """Clock rate FlowPulse documents (src/qoe/README.md, RFC 3551; dynamic: 48 kHz)."""
-    if pt in (6,):
+    """RFC 3551 static clock rate (src/qoe/README.md), None for payload types without one
+    (dynamic 96-127, reserved, unassigned): FlowPulse infers those, see metered_jitter."""
+    if pt in (0, 3, 4, 5, 7, 8, 9, 12, 13, 15, 18):
+        return 8000  # G.722 (9) included: 8000 by RFC 3551
+    if pt == 6:
         return 16000
     if pt in (10, 11):
         return 44100
@@ -497,9 +500,57 @@ def rtp_clock(pt):
         return 22050
     if pt in (14, 25, 26, 28, 31, 32, 33, 34):
         return 90000
-    if pt <= 18:
-        return 8000
-    return 48000
+    return None
+
+
+STD_CLOCKS = (8000, 12000, 16000, 24000, 32000, 44100, 48000, 90000)
+
+
+def snap_clock(rate):
+    """README: the standard RTP clock nearest (relatively) to rate within +-20 %, else the
+    48000 fallback. Returns (clock, fell_back)."""
+    best = min(STD_CLOCKS, key=lambda c: abs(rate - c) / c)
+    if abs(rate - best) <= 0.2 * best:
+        return best, False
+    return 48000, True
+
+
+def metered_jitter(pt, out):
+    """Clock and A.8 jitter as README §3 documents them, over the metered packets `out`
+    ([(t_s, ext seq, ts)] from the one that ended probation, arrival order): a static
+    payload type uses its RFC 3551 clock from the first packet; otherwise the reference is
+    out[0], the clock is fixed at the first non-duplicate packet that is >= 8 non-duplicate
+    packets and >= 0.5 s after it (rate = dts / dt snapped to a standard clock), and the
+    jitter starts there (first sample: that packet against the previous one). Returns
+    (clock or None when not fixed yet, how, final J, max J) in microseconds."""
+    seen, u = set(), []
+    for p in out:
+        if p[1] not in seen:
+            seen.add(p[1])
+            u.append(p)
+    clock = rtp_clock(pt)
+    if clock:
+        return (clock, "static") + jitter_run(u, clock)
+    if not u:
+        return None, "too short", 0.0, 0.0
+    us = [int(round(t * 1e6)) for t, _, _ in u]  # the engine's microsecond clock
+    for k in range(8, len(u)):
+        dt = us[k] - us[0]
+        if dt < 500000:
+            continue
+        dts = ((u[k][2] - u[0][2] + (1 << 31)) % (1 << 32)) - (1 << 31)
+        clock, fb = snap_clock(dts * 1e6 / dt if dts > 0 else 0.0)
+        # Plausibility (not the rule): the rate over the whole stream.
+        dts_all = ((u[-1][2] - u[0][2] + (1 << 31)) % (1 << 32)) - (1 << 31)
+        dt_all = us[-1] - us[0]
+        whole, _ = snap_clock(dts_all * 1e6 / dt_all if dts_all > 0 and dt_all > 0 else 0.0)
+        if whole != clock:
+            note("PT %d: clock %d Hz fixed after 0.5 s, but the whole stream (%.2f s) runs at "
+                 "%.0f Hz (-> %d Hz); see src/qoe/README.md §3 limits" %
+                 (pt, clock, dt_all / 1e6, dts_all * 1e6 / dt_all, whole))
+        return (clock, "fallback" if fb else "inferred at packet %d" % (k + 1)) + \
+            jitter_run(u[k - 1:], clock)
+    return None, "too short to infer", 0.0, 0.0
 
 
 def jitter_run(pkts, clock):
@@ -625,8 +676,7 @@ def cmd_shared(a):
             bad.append("no per-packet RTP fields from tshark")
         else:
             ssrc, pt, out = ms
-            clock = rtp_clock(pt)
-            j, jm = jitter_run([(t, q, ts) for t, q, ts in out], clock)
+            clock, how, j, jm = metered_jitter(pt, out)
             exts = [q for _, q, _ in out]
             e_exp = max(exts) - exts[0] + 1
             e_lost = e_exp - len(set(exts))
@@ -636,14 +686,16 @@ def cmd_shared(a):
             for what, got, want in (("jitter", jit, j), ("max jitter", jmax, jm)):
                 why = within(got, want, "jitter")
                 if why:
-                    bad.append("%s %d us, RFC 3550 at %d Hz: %s" % (what, got, clock, why))
-            txt.append("ssrc %#x PT %d jitter %d/%.1f us, max %d/%.1f us (RFC 3550 at %d Hz)" %
-                       (ssrc, pt, jit, j, jmax, jm, clock))
-            # (c) tshark's jitter (static payload types only: it has no clock otherwise):
-            # our estimator started where tshark starts (the SSRC's first packet) must give
-            # tshark's max jitter; this validates (b) against tshark itself.
+                    bad.append("%s %d us, RFC 3550 at %s Hz (%s): %s" % (what, got, clock, how,
+                                                                         why))
+            txt.append("ssrc %#x PT %d jitter %d/%.1f us, max %d/%.1f us (RFC 3550 at %s Hz, %s)"
+                       % (ssrc, pt, jit, j, jmax, jm, clock, how))
+            # (c) tshark's jitter (static payload types, or dynamic ones whose clock tshark
+            # learnt from SDP; tshark reports 0 otherwise and has no option to be told a
+            # clock): our estimator started where tshark starts (the SSRC's first packet)
+            # must give tshark's max jitter; this validates (b) against tshark itself.
             for s in sl:
-                if s["ssrc"] != ssrc or s["max_jitter_ms"] <= 0:
+                if s["ssrc"] != ssrc or s["max_jitter_ms"] <= 0 or clock is None:
                     continue
                 first = [(t, q, ts) for t, s2, q, ts, _ in pk if s2 == ssrc]
                 _, tm = jitter_run(first, clock)

@@ -16,9 +16,13 @@
 #  3. Conferencing captures: RTP streams found by tshark (`-o rtp.heuristic_rtp:TRUE -z
 #     rtp,streams`) with >= 3 packets get jitter, loss and MOS; loss equals tshark's and
 #     the expected count equals tshark's packets + lost - 1 (FlowPulse's base is the second
-#     packet, RFC 3550 A.1 probation); max jitter within 1 % of tshark's plus the start-up
-#     term |D(1,2)|/16 (tshark starts the A.8 estimator one packet earlier), for payload
-#     types whose clock tshark knows; MOS is the E-model of the exported jitter and loss.
+#     packet, RFC 3550 A.1 probation); jitter and max jitter within 1 % of an independent
+#     A.8 computation on tshark's per-packet fields, with the RFC 3551 clock for static
+#     payload types and, for dynamic ones, the clock inferred and the start point chosen by
+#     the rule of src/qoe/README.md §3 (tshark has no option to be told a dynamic clock);
+#     that computation started at the first packet equals tshark's max jitter wherever
+#     tshark knows the clock (static types, SDP in the capture); MOS is the E-model of the
+#     exported jitter and loss.
 . "$(dirname "$0")/lib.sh"
 fp_lib_init qoe
 fp_need "$FP_PY" ipfixDump

@@ -739,6 +739,15 @@ class RtpStream:
             feed.append((a, ts))
         expected = max_i - 1 + 1
         lost = expected - len(seen)
+        if self.pt >= 96:
+            # README §3: dynamic PT, clock inferred from dts/dt at the first packet >= 8
+            # packets and >= 0.5 s after feed[0]; the jitter starts there.
+            k = next(k for k in range(8, len(feed))
+                     if feed[k][0] // 1000 - feed[0][0] // 1000 >= 500000)
+            dts = (feed[k][1] - feed[0][1]) % (1 << 32)
+            rate = dts * 1e6 / (feed[k][0] // 1000 - feed[0][0] // 1000)
+            assert abs(rate - self.clock) <= 0.02 * self.clock, "clock would not be inferred"
+            feed = feed[k - 1:]
         j, jmax = rfc3550_jitter(feed, self.clock)
         mos, r = emodel(0, j, lost / expected)
         truth = {
