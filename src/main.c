@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 
 #include "capture/capture.h"
+#include "classify/classify_engine.h"
 #include "common/fp_log.h"
 #include "common/fp_priv.h"
 #include "common/fp_snapshot.h"
@@ -144,6 +145,14 @@ static void snapshot_fill(void *arg, struct fp_snapshot *s)
         uint64_t act = s->metering.active_flows;
         s->metering.unused_entries = cap > act ? cap - act : 0;
         s->metering.data_records = records;
+        struct fp_classify_stats cls;
+        if (fp_capture_get_classify(c, &cls) == 0) {
+            unsigned k = 0;
+#define FP_X_SNAP(name, desc) s->classify[k++] = cls.name;
+            FP_CLASSIFY_COUNTERS(FP_X_SNAP)
+#undef FP_X_SNAP
+            s->n_classify = k;
+        }
     }
     s->metering.active_timeout_s = cfg->active_timeout_ms / 1000;
     s->metering.idle_timeout_s = cfg->idle_timeout_ms / 1000;
@@ -351,6 +360,18 @@ static void ctl_stats(void *arg, struct fp_control_json *j)
             fp_control_json_obj_end(j);
         }
         fp_control_json_arr_end(j);
+        /* Classification engines, summed over workers; every FP_CLASSIFY_COUNTERS name. */
+        struct fp_classify_stats cs;
+        bool on = fp_capture_get_classify(c, &cs) == 0;
+        fp_control_json_obj_begin(j, "classify");
+        fp_control_json_bool(j, "enabled", on);
+        if (on) {
+#define FP_X_JSON(name, desc) fp_control_json_u64(j, #name, cs.name);
+            FP_CLASSIFY_COUNTERS(FP_X_JSON)
+#undef FP_X_JSON
+            fp_control_json_u64(j, "contexts_in_use", cs.ctx_in_use);
+        }
+        fp_control_json_obj_end(j);
     }
     struct fp_exporter *ex = atomic_load(&g_exporter);
     unsigned n = ex ? fp_exporter_collector_count(ex) : 0;
@@ -727,6 +748,22 @@ static void print_accounting(const struct fp_capture_totals *t, struct fp_export
     }
 }
 
+/* Exit accounting of the classification engines (nothing when classification is off). */
+static void print_classify(const struct fp_capture *c)
+{
+    struct fp_classify_stats s;
+    if (fp_capture_get_classify(c, &s) != 0)
+        return;
+    fp_log(FP_LOG_NOTICE, "main",
+           "classification: flows %" PRIu64 ", inspected %" PRIu64 ", not inspected: pool empty %"
+           PRIu64 ", no L4 %" PRIu64 "; decided by rule %" PRIu64 ", dpi %" PRIu64 ", sni %"
+           PRIu64 ", host %" PRIu64 ", dns %" PRIu64 ", port %" PRIu64 ", unknown %" PRIu64
+           "; gave up %" PRIu64 ", fast path %" PRIu64 ", nDPI packets %" PRIu64,
+           s.flows, s.inspected, s.not_inspected_pool_empty, s.not_inspected_no_l4, s.by_rule,
+           s.by_dpi, s.by_sni, s.by_host, s.by_dns, s.by_port, s.unknown, s.gave_up, s.fast_path,
+           s.dpi_packets);
+}
+
 int main(int argc, char **argv)
 {
     static struct fp_config cfg;
@@ -934,6 +971,7 @@ out_stop:
         struct fp_capture_totals t;
         fp_capture_get_totals(cap, &t);
         print_accounting(&t, ex);
+        print_classify(cap);
     }
 out:
     atomic_store(&g_control, NULL);

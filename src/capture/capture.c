@@ -1541,6 +1541,21 @@ void fp_capture_get_totals(const struct fp_capture *c, struct fp_capture_totals 
     }
 }
 
+int fp_capture_get_classify(const struct fp_capture *c, struct fp_classify_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!c->n_workers || !c->workers[0].ce)
+        return -ENOENT;
+    for (unsigned i = 0; i < c->n_workers; i++) {
+        const struct fp_classify_stats *s = fp_classify_engine_stats(c->workers[i].ce);
+#define FP_X_SUM(name, desc) out->name += __atomic_load_n(&s->name, __ATOMIC_RELAXED);
+        FP_CLASSIFY_COUNTERS(FP_X_SUM)
+#undef FP_X_SUM
+        out->ctx_in_use += __atomic_load_n(&s->ctx_in_use, __ATOMIC_RELAXED);
+    }
+    return 0;
+}
+
 static void show_progress(const struct fp_capture *c, uint64_t t0_ns, bool final)
 {
     struct fp_capture_totals t;

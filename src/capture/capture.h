@@ -88,6 +88,15 @@ void fp_capture_request_stop(struct fp_capture *c);
 /** Sum counters over workers (any thread; relaxed reads). */
 void fp_capture_get_totals(const struct fp_capture *c, struct fp_capture_totals *t);
 
+struct fp_classify_stats;
+
+/**
+ * Classification counters (FP_CLASSIFY_COUNTERS and the ctx_in_use gauge) summed over
+ * workers (any thread; relaxed reads of the blocks each worker's engine writes).
+ * @return 0, or -ENOENT when classification is off (@p out zeroed)
+ */
+int fp_capture_get_classify(const struct fp_capture *c, struct fp_classify_stats *out);
+
 #define FP_CAPTURE_RSS_KEY_LEN 40
 
 /** The symmetric Toeplitz RSS key programmed into NICs (both directions → one queue). */

@@ -25,6 +25,7 @@
 #define FP_SNAP_MAX_TEMPLATES 16       /**< templates in use per collector */
 #define FP_SNAP_MAX_TEMPLATE_FIELDS 128 /**< fields per template (FlowPulse biflow IPv6: 98) */
 #define FP_SNAP_MAX_CLASSES 32
+#define FP_SNAP_MAX_CLASSIFY_COUNTERS 64 /**< >= the FP_CLASSIFY_COUNTERS entries */
 
 /** Export protocol of a collector (the IPFIX-MIB ipfixVersion values). */
 enum fp_snap_protocol {
@@ -147,6 +148,10 @@ struct fp_snapshot {
     struct fp_snap_metering metering;
     uint32_t n_classes;
     struct fp_snap_class classes[FP_SNAP_MAX_CLASSES];
+    /** Classification engine counters summed over workers, in FP_CLASSIFY_COUNTERS order
+     *  (src/classify/classify_engine.h); n_classify = 0 when classification is off. */
+    uint32_t n_classify;
+    uint64_t classify[FP_SNAP_MAX_CLASSIFY_COUNTERS];
 };
 
 #endif /* FP_SNAPSHOT_H */

@@ -32,7 +32,7 @@ static void usage(FILE *out)
             "usage: flowpulsectl [-s SOCKET] [-p] [-t SECONDS] COMMAND [ARGS...]\n"
             "commands:\n"
             "  status                 version, uptime, mode, packets, flows, collectors\n"
-            "  stats                  every counter (decode, flow cache per worker, export)\n"
+            "  stats                  every counter (decode, flow cache, classification, export)\n"
             "  collectors             state and counters of each collector\n"
             "  reload                 re-read and apply the configuration file\n"
             "  flows [FILTER]... [--limit N] [--sort bytes|packets|last]\n"

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "classify/classify_engine.h"
+#include "common/fp_compiler.h"
 #include "snmp/snmp_internal.h"
 
 const uint32_t fp_snmp_ipfix_mib_oid[7] = {1, 3, 6, 1, 2, 1, 193};
@@ -22,7 +24,18 @@ enum {
     FP_T_WORKER = 4,
     FP_T_COLLECTOR = 5,
     FP_T_CLASS = 6,
+    FP_T_CLASSIFY = 7,
 };
+
+/* fpClassifyCounterTable rows: the FP_CLASSIFY_COUNTERS X-macro (names, descriptions). */
+#define FP_X_NAME(name, desc) #name,
+static const char *const classify_names[] = {FP_CLASSIFY_COUNTERS(FP_X_NAME)};
+#undef FP_X_NAME
+#define FP_X_DESC(name, desc) desc,
+static const char *const classify_descs[] = {FP_CLASSIFY_COUNTERS(FP_X_DESC)};
+#undef FP_X_DESC
+FP_STATIC_ASSERT(FP_ARRAY_SIZE(classify_names) <= FP_SNAP_MAX_CLASSIFY_COUNTERS,
+                 "fp_snapshot.classify is too small for FP_CLASSIFY_COUNTERS");
 
 /* IPFIX-MIB tables: ipfixMainObjects = .193.1.1.T, ipfixStatistics = .193.1.2.T. */
 enum {
@@ -255,6 +268,17 @@ static void build_flowpulse(struct bld *b, const struct fp_snapshot *s,
         add_num(b, 3, &x, 1, FP_SNMP_COUNTER64, k->flows);
         add_num(b, 4, &x, 1, FP_SNMP_COUNTER64, k->bytes);
         add_gauge(b, 5, &x, 1, k->qoe_score_x100 > 10000 ? 10000 : k->qoe_score_x100);
+    }
+
+    /* fpClassifyCounterTable: index = position in FP_CLASSIFY_COUNTERS from 1; no rows when
+     * classification is off */
+    uint32_t t7[] = {1, FP_T_CLASSIFY, 1};
+    bld_base(b, root, rlen, t7, 3);
+    for (uint32_t i = 0; i < s->n_classify && i < FP_ARRAY_SIZE(classify_names); i++) {
+        uint32_t x = i + 1;
+        add_str(b, 2, &x, 1, classify_names[i], 63);
+        add_str(b, 3, &x, 1, classify_descs[i], 127);
+        add_num(b, 4, &x, 1, FP_SNMP_COUNTER64, s->classify[i]);
     }
 }
 

@@ -51,10 +51,13 @@ def prep(base, out, exp):
     dec = truth.Decoder()
     frag_ports, flows = {}, collections.OrderedDict()
     for (link, data), ts in zip(truth.read_capture(base), stamps):
+        trunc = dec.notes["l4_trunc"]
         try:
             m = dec.frame(truth.LINKTYPES.get(link), memoryview(data))
         except (truth.Bad, struct.error, IndexError):
             continue
+        # TCP/UDP packet without its L4 header (later fragment, truncated header)
+        no_l4 = m.proto in (6, 17) and (m.later_frag or dec.notes["l4_trunc"] != trunc)
         fkey = (m.src, m.dst, m.proto, m.frag_id)
         if m.first_frag:
             frag_ports[fkey] = (m.sport, m.dport)
@@ -67,7 +70,7 @@ def prep(base, out, exp):
             f = flows[key] = {"src": truth.fmt_addr(m.src), "dst": truth.fmt_addr(m.dst),
                               "sport": m.sport, "dport": m.dport, "proto": m.proto,
                               "srcb": a, "packets": [0, 0], "bytes": [0, 0],
-                              "first_ns": ts, "last_ns": ts}
+                              "first_ns": ts, "last_ns": ts, "first_no_l4": no_l4}
         i = 0 if a == f["srcb"] else 1
         f["packets"][i] += 1
         f["bytes"][i] += m.ip_bytes
@@ -81,6 +84,103 @@ def prep(base, out, exp):
 
 def key(f):
     return (f["src"], f["dst"], f["sport"], f["dport"], f["proto"])
+
+def classify_names(header):
+    """Counter names of the FP_CLASSIFY_COUNTERS X-macro, read from the header."""
+    import re
+    lines = open(header).read().split("\n")
+    start = next(i for i, l in enumerate(lines) if l.startswith("#define FP_CLASSIFY_COUNTERS(X)"))
+    names = []
+    for l in lines[start + 1:]:
+        m = re.match(r'\s*X\((\w+),', l)
+        if m:
+            names.append(m.group(1))
+        if not l.rstrip().endswith("\\"):
+            break
+    if len(names) < 10:
+        raise SystemExit("cannot read FP_CLASSIFY_COUNTERS from " + header)
+    return names
+
+METHODS = ("by_rule", "by_dpi", "by_sni", "by_host", "by_dns", "by_port", "unknown")
+
+def classify(header, exp_path, stats_path):
+    """stats "classify" (every flow of the capture is in the cache, none ended) against the
+    header's counter list and the capture's flows."""
+    names = classify_names(header)
+    exp = json.load(open(exp_path))["flows"]
+    st = json.loads(open(stats_path).readline())
+    c = st.get("classify")
+    problems = []
+    if not isinstance(c, dict) or c.get("enabled") is not True:
+        raise SystemExit("no classify object with enabled true: %r" % (c,))
+    missing = [n for n in names if not isinstance(c.get(n), int)]
+    extra = sorted(set(c) - set(names) - {"enabled", "contexts_in_use"})
+    if missing:
+        problems.append("counters missing: %s" % missing)
+    if extra:
+        problems.append("unexpected members: %s" % extra)
+    if missing:
+        raise SystemExit("; ".join(problems))
+    created = sum(w["flow"]["created"] for w in st["workers"])
+    no_l4 = sum(1 for f in exp if f["first_no_l4"])
+    decided = sum(c[n] for n in METHODS)
+    facts = (("flows = flows in the capture", c["flows"], len(exp)),
+             ("flows = flows created (workers)", c["flows"], created),
+             ("not_inspected_no_l4 = flows starting without L4", c["not_inspected_no_l4"], no_l4),
+             ("not_inspected_pool_empty = 0 (8192 contexts)", c["not_inspected_pool_empty"], 0),
+             ("inspected + not inspected = flows", c["inspected"] + c["not_inspected_no_l4"] +
+              c["not_inspected_pool_empty"], c["flows"]),
+             ("contexts_in_use + ctx_released = inspected",
+              c["contexts_in_use"] + c["ctx_released"], c["inspected"]))
+    for label, got, want in facts:
+        if got != want:
+            problems.append("%s: %d != %d" % (label, got, want))
+    if not 0 < c["inspected"] <= created:
+        problems.append("inspected %d not in 1..%d" % (c["inspected"], created))
+    if decided > c["flows"]:
+        problems.append("decided %d > flows %d" % (decided, c["flows"]))
+    if c["dpi_packets"] == 0:
+        problems.append("no packet given to nDPI")
+    print("%d counters; flows %d (capture %d), inspected %d, no L4 %d, decided %d" %
+          (len(names), c["flows"], len(exp), c["inspected"], c["not_inspected_no_l4"], decided))
+    for p in problems:
+        print(p)
+    sys.exit(1 if problems else 0)
+
+def classify_log(exp_path, stats_path, log_path):
+    """The exit line: every flow decided once; counters not below the earlier stats."""
+    import re
+    exp = json.load(open(exp_path))["flows"]
+    c = json.loads(open(stats_path).readline())["classify"]
+    lines = [l for l in open(log_path) if "main: classification: " in l]
+    if len(lines) != 1:
+        raise SystemExit("%d classification lines in the log" % len(lines))
+    words = {"flows": "flows", "inspected": "inspected", "pool empty": "not_inspected_pool_empty",
+             "no L4": "not_inspected_no_l4", "by rule": "by_rule", "dpi": "by_dpi",
+             "sni": "by_sni", "host": "by_host", "dns": "by_dns", "port": "by_port",
+             "unknown": "unknown", "gave up": "gave_up", "fast path": "fast_path",
+             "nDPI packets": "dpi_packets"}
+    got = {}
+    for w, n in words.items():
+        m = re.search(r"[:,;] (?:not inspected: |decided )?%s (\d+)" % w, lines[0])
+        if not m:
+            raise SystemExit("no '%s N' in: %s" % (w, lines[0].strip()))
+        got[n] = int(m.group(1))
+    problems = []
+    if got["flows"] != len(exp):
+        problems.append("flows %d, capture has %d" % (got["flows"], len(exp)))
+    if sum(got[n] for n in METHODS) != got["flows"]:
+        problems.append("decided %d != flows %d" % (sum(got[n] for n in METHODS), got["flows"]))
+    for n, v in got.items():
+        if v < c[n]:
+            problems.append("%s %d below the stats value %d" % (n, v, c[n]))
+    for n in ("flows", "inspected", "not_inspected_no_l4"):
+        if got[n] != c[n]:
+            problems.append("%s %d != stats %d (no flow started after the window)" % (n, got[n], c[n]))
+    print(lines[0].split("main: ", 1)[1].strip())
+    for p in problems:
+        print(p)
+    sys.exit(1 if problems else 0)
 
 def load_lines(path):
     return [json.loads(l) for l in open(path) if l.strip()]
@@ -181,7 +281,7 @@ def raw(sock, line):
     print(data.decode().strip().splitlines()[-1])
 
 {"prep": prep, "check": check, "counters": counters, "top": top, "field": field,
- "raw": raw}[sys.argv[1]](*sys.argv[2:])
+ "raw": raw, "classify": classify, "classify_log": classify_log}[sys.argv[1]](*sys.argv[2:])
 EOF
 export FP_TRUTH
 py() { "$FP_PY" "$HELPER" "$@"; }
@@ -255,6 +355,14 @@ if [ "$(py field "$FP_TMP/stats.json" packets received)" = "$FRAMES" ]; then
     fp_pass "stats: packets received = frames read"
 else
     fail "stats: received $(py field "$FP_TMP/stats.json" packets received), expected $FRAMES"
+fi
+# Classification counters: every name of the X-macro (read from the header), summed over the
+# workers, against the capture's flows (the window: every flow in the cache, none ended).
+if py classify "$FP_ROOT/src/classify/classify_engine.h" "$EXP" "$FP_TMP/stats.json" \
+    > "$FP_TMP/classify.check"; then
+    fp_pass "stats classify: $(head -1 "$FP_TMP/classify.check")"
+else
+    fail "stats classify: $(tr '\n' ';' < "$FP_TMP/classify.check")"
 fi
 
 # The unfiltered listing: every flow, with the truth's counters and times.
@@ -419,6 +527,47 @@ if [ -e "$SOCK" ]; then
     fail "socket not removed at exit"
 else
     fp_pass "socket removed at exit"
+fi
+if py classify_log "$EXP" "$FP_TMP/stats.json" "$FP_TMP/daemon.log" > "$FP_TMP/cl.check"; then
+    fp_pass "exit log: $(head -1 "$FP_TMP/cl.check")"
+else
+    fail "exit log classification line: $(tr '\n' ';' < "$FP_TMP/cl.check")"
+fi
+
+# classify.enabled=false: stats says so (no counters), the exit log has no classification line.
+"$FP_BUILD/flowpulse" -r "$CAP" -w 2 -o capture.progress=false -o classify.enabled=false \
+    -o capture.pace=0.4 -o capture.pace_max_gap=600 -o capture.burst=1 \
+    -o "control.socket=$SOCK" -o flow.idle_timeout=600 "${FP_SMALL_RUN_OPTS[@]}" \
+    > "$FP_TMP/daemon-off.log" 2>&1 &
+DPID=$!
+FP_PIDS+=("$DPID")
+ready=0
+for ((i = 0; i < 300; i++)); do
+    if "$CTL" -s "$SOCK" stats > "$FP_TMP/stats-off.json" 2>/dev/null &&
+        [ "$(py field "$FP_TMP/stats-off.json" packets received)" = "$FRAMES" ]; then
+        ready=1
+        break
+    fi
+    kill -0 "$DPID" 2>/dev/null || break
+    sleep 0.1
+done
+off=$([ $ready -eq 1 ] && "$FP_PY" -c 'import json,sys
+print(json.dumps(json.loads(open(sys.argv[1]).readline()).get("classify"), sort_keys=True))' \
+    "$FP_TMP/stats-off.json")
+kill -TERM "$DPID" 2>/dev/null
+fp_wait_pid "$DPID" 60
+rc=$?
+fp_forget_pid "$DPID"
+if [ "$off" = '{"enabled": false}' ]; then
+    fp_pass "classify.enabled=false: stats classify = $off"
+else
+    fail "classify.enabled=false: stats classify = '$off' (ready $ready)"
+fi
+if [ $rc -eq 0 ] && grep -q "main: flows created" "$FP_TMP/daemon-off.log" &&
+    ! grep -q "main: classification" "$FP_TMP/daemon-off.log"; then
+    fp_pass "classify.enabled=false: no classification line at exit"
+else
+    fail "classify.enabled=false: exit $rc: $(grep "main: " "$FP_TMP/daemon-off.log" | tail -3)"
 fi
 
 if [ $FAILS -ne 0 ]; then

@@ -159,6 +159,8 @@ size_before=$(sink_size)
 WALK=(-On -Oe -Ot -Ox -Oq)
 snmpbulkwalk "${SNMP[@]}" "${WALK[@]}" "$AGENT" ".1.3.6.1.4.1.$PEN" > "$FP_TMP/walk-fp.txt" 2>&1
 snmpbulkwalk "${SNMP[@]}" "${WALK[@]}" "$AGENT" .1.3.6.1.2.1.193 > "$FP_TMP/walk-ipfix.txt" 2>&1
+# The same counters through the control socket (fpClassifyCounterTable is compared with them).
+"$FP_BUILD/flowpulsectl" -s "$FP_TMP/control.sock" stats > "$FP_TMP/stats.json" 2>&1
 after=$(get1 "$R.1.4.0")
 size_after=$(sink_size)
 cp "$FP_TMP/sink.bin" "$FP_TMP/sink-at-walk.bin"
@@ -391,6 +393,37 @@ for (odid, tid), tp in sorted(templates.items()):
         if k in defs[2]:
             got.append((defs[2][k], defs[3].get(k), defs[4].get(k), defs[5].get(k)))
     check(f"ipfixTemplateDefinitionTable {ix} ({len(want)} fields)", got, want)
+
+# ---- classification counters: one row per FP_CLASSIFY_COUNTERS entry (name and description
+# read from the header here), values = the control socket's stats of the same window
+import json, re
+hdr = open(f"{root}/src/classify/classify_engine.h", encoding="utf-8").read()
+blk = hdr[hdr.index("#define FP_CLASSIFY_COUNTERS(X)"):]
+blk = blk[:blk.index("/** Counter block")]
+xmacro = re.findall(r'X\((\w+),\s*"([^"]*)"\)', blk)
+check("FP_CLASSIFY_COUNTERS read from the header", len(xmacro) >= 10, True)
+try:
+    cls = json.loads(open(f"{tmp}/stats.json").readline())["classify"]
+except (ValueError, KeyError) as e:
+    cls = {}
+    problems.append(f"flowpulsectl stats: no classify object ({e})")
+check("stats classify enabled", cls.get("enabled"), True)
+c_name, c_descr, c_val = rows(R + ".7.1.2"), rows(R + ".7.1.3"), rows(R + ".7.1.4")
+check("fpClassifyCounterTable indexes", sorted(c_val), [(i,) for i in range(1, len(xmacro) + 1)])
+for i, (name, desc) in enumerate(xmacro, 1):
+    check(f"fpClassifyCounterName.{i}", c_name.get((i,)), name.encode())
+    check(f"fpClassifyCounterDescr.{i}", c_descr.get((i,)), desc.encode())
+    check(f"fpClassifyCounterValue.{i} ({name}) = stats classify.{name}", c_val.get((i,)),
+          cls.get(name))
+cv = {n: c_val.get((i,), -1) for i, (n, _) in enumerate(xmacro, 1)}
+check("classify flows = sum fpWorkerFlowsCreated", cv.get("flows"), wk(4))
+check("classify inspected > 0", cv.get("inspected", 0) > 0, True)
+# every mix flow has ended (exported): each was decided once; the lone packet's flow is the
+# only one that may still be undecided
+decided = sum(cv.get(n, 0) for n in ("by_rule", "by_dpi", "by_sni", "by_host", "by_dns",
+                                     "by_port", "unknown"))
+check("classify decided = flowIds received (+ the active flow, if decided)",
+      decided in (len(by_flow), len(by_flow) + 1), True)
 
 print(f"{checked[0]} values checked; {len(templates)} templates, {len(by_flow)} flows, "
       f"{n_flow_recs} flow records, {len(msgs)} messages")
