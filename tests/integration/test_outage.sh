@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Collector outage: an IPFIX-over-TLS collector (socat OPENSSL-LISTEN, client certificate
 # required → file → ipfixDump) is killed while a generated capture plays at its own pace
-# (capture.pace), stays down for FP_OUTAGE_SECONDS (default 10; the issue's 30 s works with
-# FP_OUTAGE_SECONDS=30) and comes back on the same port. Then:
+# (capture.pace), stays down for FP_OUTAGE_SECONDS (default 30, as the issue asks; a quick
+# look: FP_OUTAGE_SECONDS=10) and comes back on the same port. Then:
 #   - every record arrives, in the exporter's order: the records of both collector processes,
 #     concatenated, with repeats removed (records of messages not yet acknowledged when the
 #     collector died are sent again; their number is reported and bounded by 4096, the
@@ -22,7 +22,7 @@ fp_lib_init outage
 fp_need socat ipfixDump openssl
 fp_need_flowpulse
 
-OUT=${FP_OUTAGE_SECONDS:-10}
+OUT=${FP_OUTAGE_SECONDS:-30}
 BOUND=4096
 CERTS=$FP_TMP/certs
 "$FP_ROOT/scripts/make-certs.sh" "$CERTS" >/dev/null || { fp_fail "make-certs.sh failed"; exit 1; }
@@ -41,9 +41,6 @@ fp_flowpulse_run "$CAP" "$FP_TMP/ref.log" -e "file:$FP_TMP/ref.ipfix" "${FLOW_OP
     { fp_fail "reference run failed: $(tail -1 "$FP_TMP/ref.log")"; exit 1; }
 ipfixDump --in "$FP_TMP/ref.ipfix" --out "$FP_TMP/ref.dump" 2>/dev/null
 "$FP_PY" "$RECS" union --bound 0 --out "$FP_TMP/ref.got" "$FP_TMP/ref.dump" > /dev/null
-
-
-
 
 # variant NAME PACE DOWN_S [flowpulse args]: one outage run with the capture played at PACE
 # times its speed and the collector down for DOWN_S s; problems are prefixed with NAME.
