@@ -11,6 +11,7 @@
 
 #include "classify/classify_engine.h"
 #include "common/fp_compiler.h"
+#include "common/fp_mem.h"
 
 #define WAYS 4
 #define TTL_MIN_S 30
@@ -30,6 +31,7 @@ struct fp_classify_dns_cache {
     uint32_t clock;
     struct fp_classify_dns_cache_stats st;
     struct dns_entry *e; /* (set_mask + 1) * WAYS */
+    size_t e_mapped;
 };
 
 struct fp_classify_dns_cache *fp_classify_dns_cache_create(unsigned entries)
@@ -42,7 +44,9 @@ struct fp_classify_dns_cache *fp_classify_dns_cache_create(unsigned entries)
     while (sets * WAYS < entries)
         sets <<= 1;
     struct fp_classify_dns_cache *c = calloc(1, sizeof(*c));
-    if (!c || !(c->e = calloc((size_t)sets * WAYS, sizeof(*c->e)))) {
+    /* Faulted in now (huge pages): a lookup lands on any set, and the packet path must not
+     * take first-touch page faults. */
+    if (!c || !(c->e = fp_mem_alloc((size_t)sets * WAYS * sizeof(*c->e), true, &c->e_mapped))) {
         free(c);
         errno = ENOMEM;
         return NULL;
@@ -55,7 +59,7 @@ void fp_classify_dns_cache_destroy(struct fp_classify_dns_cache *c)
 {
     if (!c)
         return;
-    free(c->e);
+    fp_mem_free(c->e, c->e_mapped);
     free(c);
 }
 

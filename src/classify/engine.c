@@ -14,6 +14,7 @@
 #include "classify/classify.h"
 #include "classify/classify_engine.h"
 #include "common/fp_compiler.h"
+#include "common/fp_mem.h"
 
 /** Reassembly buffer per context: TLS ClientHello over TCP, or the QUIC CRYPTO stream. */
 #define CTX_BUF 4096
@@ -65,6 +66,7 @@ struct fp_classify_engine {
     struct fp_classify_dns_cache *dns;
     struct ictx *ctx;
     uint8_t *nf_mem;
+    size_t ctx_mapped, nf_mapped;
     uint32_t nf_size;
     uint32_t free_head;               /* index + 1 */
     struct ndpi_flow_struct *scratch; /* for ndpi_guess_undetected_protocol */
@@ -147,14 +149,13 @@ struct fp_classify_engine *fp_classify_engine_create(const struct fp_classify_pa
     e->p = *p;
     e->nf_size = ndpi_detection_get_sizeof_ndpi_flow_struct();
     e->nf_size = (e->nf_size + 63u) & ~63u;
-    e->ctx = calloc(p->contexts, sizeof(*e->ctx));
-    e->nf_mem = calloc(p->contexts, e->nf_size);
+    /* Faulted in now, on huge pages, so the packet path never takes a first-touch page
+     * fault (8192 contexts of nDPI flow state are ~30 MB: 15 faults instead of ~8000). */
+    e->ctx = fp_mem_alloc((size_t)p->contexts * sizeof(*e->ctx), true, &e->ctx_mapped);
+    e->nf_mem = fp_mem_alloc((size_t)p->contexts * e->nf_size, true, &e->nf_mapped);
     e->scratch = calloc(1, e->nf_size);
     if (!e->ctx || !e->nf_mem || !e->scratch)
         goto fail;
-    /* Touch every page now, so the packet path never takes a first-touch page fault. */
-    memset(e->ctx, 0, (size_t)p->contexts * sizeof(*e->ctx));
-    memset(e->nf_mem, 0, (size_t)p->contexts * e->nf_size);
     for (uint32_t i = 0; i < p->contexts; i++) {
         e->ctx[i].nf = (struct ndpi_flow_struct *)(void *)(e->nf_mem + (size_t)i * e->nf_size);
         e->ctx[i].next_free = i + 2 <= p->contexts ? i + 2 : 0;
@@ -202,8 +203,8 @@ void fp_classify_engine_destroy(struct fp_classify_engine *e)
     fp_classify_dns_cache_destroy(e->dns);
     fp_classify_app_ids_destroy(e->own_ids);
     free(e->scratch);
-    free(e->nf_mem);
-    free(e->ctx);
+    fp_mem_free(e->nf_mem, e->nf_mapped);
+    fp_mem_free(e->ctx, e->ctx_mapped);
     free(e);
 }
 
