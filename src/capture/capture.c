@@ -1293,6 +1293,7 @@ struct fp_capture *fp_capture_create(const struct fp_config *cfg,
                 .dns_cache = cfg->classify_dns_cache,
                 .classes = live0->classes,
                 .rules = live0->rules,
+                .prefault = !c->offline,
             };
             w->ce = fp_classify_engine_create(&cp);
             if (!w->ce) {

@@ -188,7 +188,7 @@ struct fp_classify_dns_cache_stats {
  * @param entries capacity, rounded up to a power of two, >= 4
  * @return the cache, or NULL with errno = EINVAL or ENOMEM
  */
-struct fp_classify_dns_cache *fp_classify_dns_cache_create(unsigned entries);
+struct fp_classify_dns_cache *fp_classify_dns_cache_create(unsigned entries, bool prefault);
 
 /** Free a cache (NULL accepted). */
 void fp_classify_dns_cache_destroy(struct fp_classify_dns_cache *c);
@@ -259,6 +259,9 @@ struct fp_classify_params {
     unsigned dns_cache;   /**< DNS cache entries (>= 4) */
     const struct fp_classify_classes *classes; /**< required; must outlive the engine */
     const struct fp_classify_rules *rules;     /**< NULL = none; must outlive the engine */
+    bool prefault; /**< fault the context pool and DNS cache in at create (live capture: the
+                        packet path then never stalls on a first touch); false: on first use
+                        (a capture file only pays for what it uses) */
 };
 
 /** Per-flow state, zeroed by the flow cache when the flow starts. */

@@ -34,7 +34,7 @@ struct fp_classify_dns_cache {
     size_t e_mapped;
 };
 
-struct fp_classify_dns_cache *fp_classify_dns_cache_create(unsigned entries)
+struct fp_classify_dns_cache *fp_classify_dns_cache_create(unsigned entries, bool prefault)
 {
     if (entries < WAYS || entries > (1u << 28)) {
         errno = EINVAL;
@@ -44,9 +44,10 @@ struct fp_classify_dns_cache *fp_classify_dns_cache_create(unsigned entries)
     while (sets * WAYS < entries)
         sets <<= 1;
     struct fp_classify_dns_cache *c = calloc(1, sizeof(*c));
-    /* Faulted in now (huge pages): a lookup lands on any set, and the packet path must not
-     * take first-touch page faults. */
-    if (!c || !(c->e = fp_mem_alloc((size_t)sets * WAYS * sizeof(*c->e), true, &c->e_mapped))) {
+    /* Huge pages; faulted in now when asked (live capture: a lookup lands on any set, and
+     * the packet path must not take first-touch page faults). */
+    if (!c ||
+        !(c->e = fp_mem_alloc((size_t)sets * WAYS * sizeof(*c->e), prefault, &c->e_mapped))) {
         free(c);
         errno = ENOMEM;
         return NULL;

@@ -149,10 +149,12 @@ struct fp_classify_engine *fp_classify_engine_create(const struct fp_classify_pa
     e->p = *p;
     e->nf_size = ndpi_detection_get_sizeof_ndpi_flow_struct();
     e->nf_size = (e->nf_size + 63u) & ~63u;
-    /* Faulted in now, on huge pages, so the packet path never takes a first-touch page
-     * fault (8192 contexts of nDPI flow state are ~30 MB: 15 faults instead of ~8000). */
-    e->ctx = fp_mem_alloc((size_t)p->contexts * sizeof(*e->ctx), true, &e->ctx_mapped);
-    e->nf_mem = fp_mem_alloc((size_t)p->contexts * e->nf_size, true, &e->nf_mapped);
+    /* On huge pages (8192 contexts of nDPI flow state are ~30 MB: 15 faults instead of
+     * ~8000), faulted in now for live capture so the packet path never takes a first-touch
+     * fault; a capture file only touches the contexts it uses (the pool reuses the most
+     * recently released one first). */
+    e->ctx = fp_mem_alloc((size_t)p->contexts * sizeof(*e->ctx), p->prefault, &e->ctx_mapped);
+    e->nf_mem = fp_mem_alloc((size_t)p->contexts * e->nf_size, p->prefault, &e->nf_mapped);
     e->scratch = calloc(1, e->nf_size);
     if (!e->ctx || !e->nf_mem || !e->scratch)
         goto fail;
@@ -161,7 +163,7 @@ struct fp_classify_engine *fp_classify_engine_create(const struct fp_classify_pa
         e->ctx[i].next_free = i + 2 <= p->contexts ? i + 2 : 0;
     }
     e->free_head = 1;
-    e->dns = fp_classify_dns_cache_create(p->dns_cache);
+    e->dns = fp_classify_dns_cache_create(p->dns_cache, p->prefault);
     if (!e->dns)
         goto fail;
     err = EIO;

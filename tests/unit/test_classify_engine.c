@@ -262,9 +262,9 @@ static void test_rules(void)
 
 static void test_dns_cache(void)
 {
-    CU_ASSERT_PTR_NULL(fp_classify_dns_cache_create(3));
+    CU_ASSERT_PTR_NULL(fp_classify_dns_cache_create(3, false));
     /* 4 entries: one set of 4 ways, so every address competes for the same slots. */
-    struct fp_classify_dns_cache *c = fp_classify_dns_cache_create(4);
+    struct fp_classify_dns_cache *c = fp_classify_dns_cache_create(4, false);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     uint8_t a[6][16] = {
         {192, 0, 2, 1}, {192, 0, 2, 2}, {192, 0, 2, 3}, {192, 0, 2, 4}, {192, 0, 2, 5}};
@@ -297,7 +297,7 @@ static void test_dns_cache(void)
     fp_classify_dns_cache_destroy(c);
 
     /* LRU: fill the 4 ways, touch the oldest, insert a 5th: the least recently used goes. */
-    c = fp_classify_dns_cache_create(4);
+    c = fp_classify_dns_cache_create(4, true);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     char name[32];
     for (unsigned i = 0; i < 4; i++) {
@@ -460,6 +460,7 @@ static void fixture_make(struct engine_fixture *fx, unsigned contexts, unsigned 
         .dns_cache = 1024,
         .classes = fx->classes,
         .rules = fx->rules,
+        .prefault = max_packets != 5, /* both ways of mapping the pool are used */
     };
     fx->e = fp_classify_engine_create(&p);
     CU_ASSERT_PTR_NOT_NULL_FATAL(fx->e);
