@@ -4,11 +4,12 @@
 # (no timeout has expired); every flow must still be exported, exactly, to nfcapd.
 #   1. file port: capture.ports device "net_pcap0,rx_pcap=mix.pcap" — the port delivers the
 #      whole capture, then stays up with no packet; SIGTERM after that.
+#   1b. like 1 with 40000 uniflows and a 1024-record export ring: the final flush outgrows the
+#      ring and must wait for the exporter (nothing counted lost to a full ring).
+#   1c. like 1 with capture.mbuf_size=256: frames over 128 bytes arrive as chained mbufs.
 #   2. slow source: the same vdev reads a FIFO fed at a low rate with the first part of the
 #      capture; SIGTERM arrives while the source is still open (connections cut mid-way).
 #      Truth = the packets written to the FIFO.
-#   1b. like 1 with 40000 uniflows and a 1024-record export ring: the final flush outgrows the
-#      ring and must wait for the exporter (nothing counted lost to a full ring).
 . "$(dirname "$0")/lib.sh"
 fp_lib_init shutdown
 fp_need nfcapd nfdump
@@ -28,6 +29,7 @@ run_live() {
     # (flows that ended by FIN linger until SIGTERM: all records come from the final flush)
     [ -n "${RING_SIZE:-}" ] &&
         extra=(-o "export.ring_size=$RING_SIZE" -o flow.tcp_end_timeout=600)
+    [ -n "${MBUF_SIZE:-}" ] && extra+=(-o "capture.mbuf_size=$MBUF_SIZE")
     cat > "$conf" <<CONF
 capture = {
     ports = ( { device = "net_pcap0,rx_pcap=$src"; } );
@@ -81,6 +83,10 @@ MANY=$FP_TMP/many.pcap
     { fp_fail "fpgen bench64 failed"; exit 1; }
 fp_truth "$MANY" "$FP_TMP/many.truth" || { fp_fail "truth.py failed"; exit 1; }
 RING_SIZE=1024 run_live many "$MANY" "$FP_TMP/many.truth" sleep "${FP_SHUTDOWN_WAIT:-3}"
+
+# 1c. like 1 with 256-byte mbufs (128 of them headroom): longer frames arrive as chained mbufs,
+#     only the first segment is decoded, and every byte must still be counted exactly
+MBUF_SIZE=256 run_live small-mbufs "$MIX" "$FP_TMP/mix.truth" sleep "${FP_SHUTDOWN_WAIT:-3}"
 
 # 2. slow FIFO source, first 600 packets at 1000 pps, SIGTERM while it is still open
 FIFO=$FP_TMP/feed.fifo
