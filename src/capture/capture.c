@@ -1568,11 +1568,12 @@ int fp_capture_get_classify(const struct fp_capture *c, struct fp_classify_stats
     if (!c->n_workers || !c->workers[0].ce)
         return -ENOENT;
     for (unsigned i = 0; i < c->n_workers; i++) {
-        const struct fp_classify_stats *s = fp_classify_engine_stats(c->workers[i].ce);
-#define FP_X_SUM(name, desc) out->name += __atomic_load_n(&s->name, __ATOMIC_RELAXED);
+        struct fp_classify_stats s;
+        fp_classify_engine_stats_read(c->workers[i].ce, &s);
+#define FP_X_SUM(name, desc) out->name += s.name;
         FP_CLASSIFY_COUNTERS(FP_X_SUM)
 #undef FP_X_SUM
-        out->ctx_in_use += __atomic_load_n(&s->ctx_in_use, __ATOMIC_RELAXED);
+        out->ctx_in_use += s.ctx_in_use;
     }
     return 0;
 }

@@ -239,7 +239,13 @@ fp_classify_dns_cache_stats(const struct fp_classify_dns_cache *c);
     X(host_found, "HTTP Host names extracted")                                                     \
     X(dns_parsed, "DNS messages parsed")                                                           \
     X(dns_bad, "DNS messages rejected by the parser")                                              \
-    X(quic_fail, "QUIC Initials that could not be decrypted or parsed")
+    X(quic_fail, "QUIC Initials that could not be decrypted or parsed")                     \
+    X(dns_cache_inserts, "DNS answers stored in the DNS cache (new or refreshed)")           \
+    X(dns_cache_lookups, "DNS cache lookups (server address to name)")                       \
+    X(dns_cache_hits, "DNS cache lookups that found a live name")                            \
+    X(dns_cache_expired, "DNS cache lookups that found the name's TTL passed")               \
+    X(dns_cache_evictions, "DNS cache entries replaced because their set was full")          \
+    X(dns_cache_too_long, "DNS names too long for the cache, not stored")
 
 /** Counter block of one engine. */
 struct fp_classify_stats {
@@ -336,8 +342,16 @@ void fp_classify_engine_set_tables(struct fp_classify_engine *e,
                                    const struct fp_classify_rules *r,
                                    const struct fp_classify_app_ids *ids);
 
-/** Live counters (readers on other threads use relaxed loads). */
+/** Live counters (readers on other threads use relaxed loads). The dns_cache_* members stay
+ * 0 here: the DNS cache keeps them; fp_classify_engine_stats_read() merges both. */
 const struct fp_classify_stats *fp_classify_engine_stats(const struct fp_classify_engine *e);
+
+/**
+ * @brief Snapshot of every counter of an engine, DNS cache included, from any thread
+ *        (relaxed loads of what the owning worker writes).
+ */
+void fp_classify_engine_stats_read(const struct fp_classify_engine *e,
+                                   struct fp_classify_stats *out);
 
 /** The engine's DNS cache (for counters and tests). */
 struct fp_classify_dns_cache *fp_classify_engine_dns_cache(struct fp_classify_engine *e);

@@ -215,6 +215,22 @@ const struct fp_classify_stats *fp_classify_engine_stats(const struct fp_classif
     return &e->st;
 }
 
+void fp_classify_engine_stats_read(const struct fp_classify_engine *e,
+                                   struct fp_classify_stats *out)
+{
+#define FP_X_LOAD(name, desc) out->name = __atomic_load_n(&e->st.name, __ATOMIC_RELAXED);
+    FP_CLASSIFY_COUNTERS(FP_X_LOAD)
+#undef FP_X_LOAD
+    out->ctx_in_use = __atomic_load_n(&e->st.ctx_in_use, __ATOMIC_RELAXED);
+    const struct fp_classify_dns_cache_stats *d = fp_classify_dns_cache_stats(e->dns);
+    out->dns_cache_inserts = __atomic_load_n(&d->inserts, __ATOMIC_RELAXED);
+    out->dns_cache_lookups = __atomic_load_n(&d->lookups, __ATOMIC_RELAXED);
+    out->dns_cache_hits = __atomic_load_n(&d->hits, __ATOMIC_RELAXED);
+    out->dns_cache_expired = __atomic_load_n(&d->expired, __ATOMIC_RELAXED);
+    out->dns_cache_evictions = __atomic_load_n(&d->evictions, __ATOMIC_RELAXED);
+    out->dns_cache_too_long = __atomic_load_n(&d->too_long, __ATOMIC_RELAXED);
+}
+
 struct fp_classify_dns_cache *fp_classify_engine_dns_cache(struct fp_classify_engine *e)
 {
     return e->dns;

@@ -550,6 +550,19 @@ static void test_engine_decide(void)
     CU_ASSERT_EQUAL(st->gave_up, gave_up0 + 1);
     CU_ASSERT_EQUAL(st->by_dns, by_dns0 + 1);
     CU_ASSERT_EQUAL(st->ctx_in_use, 0);
+    /* The snapshot merges the DNS cache's counters into the engine's. */
+    struct fp_classify_stats snap;
+    fp_classify_engine_stats_read(fx.e, &snap);
+    const struct fp_classify_dns_cache_stats *dc =
+        fp_classify_dns_cache_stats(fp_classify_engine_dns_cache(fx.e));
+    CU_ASSERT_EQUAL(snap.dns_cache_inserts, 1);
+    CU_ASSERT(snap.dns_cache_lookups >= 1);  /* the second flow looked its server up */
+    CU_ASSERT(snap.dns_cache_hits >= 1);     /* ... and found the name */
+    CU_ASSERT_EQUAL(snap.dns_cache_lookups, dc->lookups);
+    CU_ASSERT_EQUAL(snap.dns_cache_hits, dc->hits);
+    CU_ASSERT_EQUAL(snap.by_dns, st->by_dns);
+    CU_ASSERT_EQUAL(snap.flows, st->flows);
+    CU_ASSERT_EQUAL(st->dns_cache_hits, 0); /* the engine's own block does not carry them */
     fixture_free(&fx);
 }
 
