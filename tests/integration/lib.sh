@@ -240,6 +240,30 @@ fp_run_captures() {
     done
 }
 
+# fp_check_corpus MIX_FUNC MIX SHARED_FUNC SHARED...: the generated capture with MIX_FUNC, then
+# every shared capture with SHARED_FUNC (a message when there is none), both through
+# fp_run_captures; then the verdict: fp_fail and exit 1 on any problem, else fp_pass.
+fp_check_corpus() {
+    local mix_func=$1 mix=$2 one_func=$3 problems checked
+    shift 3
+    fp_run_captures "$mix_func" "$mix"
+    problems=("${FP_PROBLEMS[@]}")
+    checked=$FP_CHECKED
+    if [ $# -eq 0 ]; then
+        fp_log "no captures in $FP_SHARED_PCAPS: only the generated mix was checked"
+    else
+        fp_run_captures "$one_func" "$@"
+        problems+=("${FP_PROBLEMS[@]}")
+        checked=$((checked + FP_CHECKED))
+    fi
+    if [ ${#problems[@]} -ne 0 ]; then
+        printf '  %s\n' "${problems[@]}" >&2
+        fp_fail "${#problems[@]} problem(s) in $checked capture(s)"
+        exit 1
+    fi
+    fp_pass "$checked capture(s) equal to truth"
+}
+
 # ---------------------------------------------------------------------------------------------
 # The exporter under test.
 
