@@ -264,6 +264,21 @@ fp_check_corpus() {
     fp_pass "$checked capture(s) equal to truth"
 }
 
+# fp_snmpd_start PORT: a private snmpd in the foreground (config $FP_TMP/conf/snmpd.conf, log
+# $FP_TMP/snmpd.log), listening on 127.0.0.1:PORT/udp; sets SNMPD_PID. fp_snmpd_stop ends it.
+fp_snmpd_start() {
+    snmpd -f -Lo -C -c "$FP_TMP/conf/snmpd.conf" -p "$FP_TMP/snmpd.pid" \
+        >> "$FP_TMP/snmpd.log" 2>&1 &
+    SNMPD_PID=$!
+    FP_PIDS+=("$SNMPD_PID")
+    fp_wait_listen udp "$1"
+}
+fp_snmpd_stop() {
+    kill "$SNMPD_PID" 2>/dev/null
+    fp_wait_pid "$SNMPD_PID" 10
+    fp_forget_pid "$SNMPD_PID"
+}
+
 # ---------------------------------------------------------------------------------------------
 # The exporter under test.
 

@@ -56,18 +56,6 @@ agentaddress udp:127.0.0.1:$PORT
 trap2sink 127.0.0.1:$TRAPPORT public
 CONF
 SNMPD_PID=
-snmpd_start() {
-    snmpd -f -Lo -C -c "$FP_TMP/conf/snmpd.conf" -p "$FP_TMP/snmpd.pid" \
-        >> "$FP_TMP/snmpd.log" 2>&1 &
-    SNMPD_PID=$!
-    FP_PIDS+=("$SNMPD_PID")
-    fp_wait_listen udp "$PORT"
-}
-snmpd_stop() {
-    kill "$SNMPD_PID" 2>/dev/null
-    fp_wait_pid "$SNMPD_PID" 10
-    fp_forget_pid "$SNMPD_PID"
-}
 SNMP=(-v2c -c public -t 0.3 -r 1)
 # wait_oid OID TIMEOUT_S: until snmpget returns a value; prints the seconds it took.
 wait_oid() {
@@ -115,7 +103,7 @@ else
     ko "subagent died without snmpd"
     cat "$FP_TMP/runA.err" >&2
 fi
-snmpd_start || ko "snmpd did not start"
+fp_snmpd_start "$PORT" || ko "snmpd did not start"
 if s=$(wait_oid "$VERSION_OID" 10); then
     ok "subagent registered ${s}s after snmpd started"
 else
@@ -172,11 +160,11 @@ if [ "$d" -ge 1 ] && [ "$d" -le 4 ]; then ok "snapshot refreshed $d times in 2.5
 else ko "snapshot refreshed $d times in 2.5 s (expected 1..4)"; fi
 
 # --- 5. snmpd restart ------------------------------------------------------------------------
-snmpd_stop
+fp_snmpd_stop
 sleep 1
 if kill -0 "$SELF_PID" 2>/dev/null; then ok "subagent survives snmpd exit"
 else ko "subagent died when snmpd exited"; fi
-snmpd_start || ko "snmpd did not restart"
+fp_snmpd_start "$PORT" || ko "snmpd did not restart"
 if s=$(wait_oid "$VERSION_OID" 10); then
     ok "subagent back ${s}s after snmpd restart"
 else
@@ -243,7 +231,7 @@ h=$(oid_hex ".1.3.6.1.4.1.$PEN2.1.0.3")
 c=$(grep -c "06$(printf '%02x' $((${#h} / 2)))$h" "$FP_TMP/traps.hex" 2>/dev/null)
 [ "${c:-0}" = 1 ] && ok "fpDropsAboveThreshold sent once" || ko "fpDropsAboveThreshold sent $c times"
 
-snmpd_stop
+fp_snmpd_stop
 if ls /var/lib/snmp/cert_indexes > /dev/null 2>&1 && [ /var/lib/snmp/cert_indexes -nt "$FP_TMP/conf/snmpd.conf" ]; then
     ko "something wrote /var/lib/snmp during the test"
 fi

@@ -78,18 +78,6 @@ agentXPerms 0660 0770
 rocommunity public 127.0.0.1
 agentaddress udp:127.0.0.1:$PORT
 CONF
-snmpd_start() {
-    snmpd -f -Lo -C -c "$FP_TMP/conf/snmpd.conf" -p "$FP_TMP/snmpd.pid" \
-        >> "$FP_TMP/snmpd.log" 2>&1 &
-    SNMPD_PID=$!
-    FP_PIDS+=("$SNMPD_PID")
-    fp_wait_listen udp "$PORT"
-}
-snmpd_stop() {
-    kill "$SNMPD_PID" 2>/dev/null
-    fp_wait_pid "$SNMPD_PID" 10
-    fp_forget_pid "$SNMPD_PID"
-}
 SNMP=(-v2c -c public -t 0.5 -r 2)
 PEN=32473
 R=.1.3.6.1.4.1.$PEN.1.1
@@ -113,7 +101,7 @@ FP_PIDS+=("$SINK_PID")
 fp_wait_listen udp "$SINK_PORT" || { ko "IPFIX sink did not start"; exit 1; }
 sink_size() { stat -c %s "$FP_TMP/sink.bin" 2>/dev/null || echo 0; }
 
-snmpd_start || { ko "snmpd did not start"; exit 1; }
+fp_snmpd_start "$PORT" || { ko "snmpd did not start"; exit 1; }
 
 # --- the daemon --------------------------------------------------------------------------------
 # pace 0.5: the mix (1.5 s of capture) takes 3 s, each lone packet comes 10 s after the one
@@ -463,11 +451,11 @@ with open(sys.argv[2], "wb") as f:
 fi
 
 # --- snmpd killed and restarted -----------------------------------------------------------------
-snmpd_stop
+fp_snmpd_stop
 sleep 0.5
 if kill -0 "$FP_PID" 2>/dev/null; then ok "daemon survives snmpd exit"
 else ko "daemon gone after snmpd exit"; fi
-snmpd_start || ko "snmpd did not restart"
+fp_snmpd_start "$PORT" || ko "snmpd did not restart"
 t0=$SECONDS
 back=
 for ((i = 0; i < 40; i++)); do
@@ -490,5 +478,5 @@ st=$?
 fp_forget_pid "$FP_PID"
 if [ $st -eq 0 ]; then ok "flowpulse exited 0 at the end of the capture"
 else ko "flowpulse exit status $st"; tail -5 "$FP_TMP/flowpulse.log" >&2; fi
-snmpd_stop
+fp_snmpd_stop
 exit $rc
